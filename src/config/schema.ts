@@ -1,0 +1,177 @@
+import { z } from 'zod'
+
+const port = z.coerce.number().int().min(1).max(65535)
+const positiveInt = z.coerce.number().int().positive()
+const flag = z.stringbool()
+
+export const DEFAULT_REGIONS = ['us', 'eu', 'de', 'uk', 'sg', 'ap', 'jp'] as const
+
+export const TENANT_ACTIONS = [
+  'tenants:create',
+  'tenants:read',
+  'tenants:update',
+  'tenants:deactivate',
+  'tenants:reactivate'
+] as const
+export type TenantAction = typeof TENANT_ACTIONS[number]
+
+const regionCode = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a region code is lowercase letters, digits or dashes')
+const hostname = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, 'a lowercase DNS name')
+const origin = z.url({ protocol: /^https?$/ }).refine((value) => new URL(value).pathname === '/', 'an origin (scheme, host, optional port) without a path')
+
+export const RegionSchema = z.strictObject({
+  code: regionCode,
+  registerHost: hostname.optional(),
+  tenantDomain: hostname.optional(),
+  secretPath: z.string().min(1).optional(),
+  upstreamOrigin: origin.optional()
+})
+
+/** `METHOD /path/pattern`, e.g. `GET /api/v1/users/**` or `* /api/v1/spaces/*`. */
+export const TenantApiGrantSchema = z.string().regex(
+  /^(\*|GET|HEAD|POST|PUT|PATCH|DELETE)(\|(GET|HEAD|POST|PUT|PATCH|DELETE))* \/api\/v1(\/[A-Za-z0-9._~*{}:@!$&'()+,;=-]+)*\/?$/,
+  'a tenant-api grant is "METHOD /api/v1/path" (methods joined by |, or *); * matches one segment, ** any number'
+)
+
+export const GrantSchema = z.strictObject({
+  regions: z.union([z.literal('*'), z.array(regionCode).min(1)]),
+  actions: z.array(z.enum(TENANT_ACTIONS)).default([]),
+  tenantApi: z.array(TenantApiGrantSchema).default([]),
+  tenants: z.union([z.literal('*'), z.array(z.string().min(1)).min(1)]).default('*')
+}).refine((grant) => grant.actions.length > 0 || grant.tenantApi.length > 0, 'a grant needs at least one of `actions` or `tenantApi`')
+
+export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/
+
+export const CallerSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a caller name is lowercase letters, digits, dots, dashes or underscores'),
+  apiKeyHashes: z.array(z.string().regex(API_KEY_HASH_PATTERN, 'an API key hash is "sha256:" and 64 hex digits (see `qlik-broker create-api-key`)')).default([]),
+  grants: z.array(GrantSchema).default([])
+})
+
+const VaultSchema = z.object({
+  address: origin.default('http://127.0.0.1:8200'),
+  namespace: z.string().min(1).optional(),
+  kvMount: z.string().min(1).default('secret'),
+  pathTemplate: z.string().min(1).default('qlik/regions/{region}'),
+  authMethod: z.enum(['token', 'approle', 'kubernetes']).default('kubernetes'),
+  token: z.string().min(1).optional(),
+  tokenFile: z.string().min(1).optional(),
+  approleMount: z.string().min(1).default('approle'),
+  roleId: z.string().min(1).optional(),
+  secretId: z.string().min(1).optional(),
+  secretIdFile: z.string().min(1).optional(),
+  kubernetesMount: z.string().min(1).default('kubernetes'),
+  kubernetesRole: z.string().min(1).optional(),
+  kubernetesTokenPath: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+  timeoutMs: positiveInt.default(5000),
+  caFile: z.string().min(1).optional()
+})
+
+export const ConfigSchema = z.object({
+  configFile: z.string().min(1).optional(),
+  server: z.object({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: port.default(8080),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    bodyLimitBytes: positiveInt.default(1_048_576),
+    requestTimeoutMs: positiveInt.default(60_000),
+    keepAliveTimeoutMs: positiveInt.default(72_000),
+    shutdownGraceMs: positiveInt.default(10_000),
+    docsEnabled: flag.default(true)
+  }).prefault({}),
+  secrets: z.object({
+    source: z.enum(['file', 'vault']).default('file'),
+    dir: z.string().min(1).default('./secrets'),
+    vault: VaultSchema.prefault({})
+  }).prefault({}),
+  cache: z.object({
+    redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
+    keyPrefix: z.string().min(1).default('qlik-broker:'),
+    encryptionKeys: z.string().min(1).optional(),
+    encryptionKeysFile: z.string().min(1).optional(),
+    expiryMarginSeconds: z.coerce.number().int().min(0).default(300)
+  }).prefault({}),
+  qlik: z.object({
+    domain: hostname.default('qlikcloud.com'),
+    regions: z.string().default(DEFAULT_REGIONS.join(',')).transform((list) => list.split(',').map((code) => code.trim()).filter(Boolean)).pipe(z.array(regionCode).min(1)),
+    upstreamOrigin: origin.optional(),
+    tenantReadsVia: z.enum(['register', 'tenant']).default('register'),
+    timeoutMs: positiveInt.default(30_000),
+    connectTimeoutMs: positiveInt.default(5_000),
+    tokenScope: z.string().min(1).optional()
+  }).prefault({}),
+  /** From the config file; when absent, derived from `qlik.regions`. */
+  regions: z.array(RegionSchema).optional(),
+  callers: z.array(CallerSchema).default([])
+})
+
+export interface ConfigProblem { path: Array<string | number>, message: string }
+
+type Loose = Record<string, unknown> | undefined
+const asObject = (value: unknown): Loose => (typeof value === 'object' && value !== null ? value as Record<string, unknown> : undefined)
+const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : [])
+
+/**
+ * Rules that span fields. Runs on the parsed configuration, or on the raw
+ * input when parsing failed, so every problem is reported in one go; hence
+ * the defensive reads.
+ */
+export function crossFieldProblems (config: unknown): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const root = asObject(config)
+  const secrets = asObject(root?.secrets)
+  const vault = asObject(secrets?.vault) ?? {}
+  const has = (key: string): boolean => vault[key] !== undefined
+  if (secrets?.source === 'vault') {
+    const need = (ok: boolean, key: string, message: string): void => {
+      if (!ok) problems.push({ path: ['secrets', 'vault', key], message })
+    }
+    const method = vault.authMethod ?? 'kubernetes'
+    if (method === 'token') need(has('token') || has('tokenFile'), 'token', 'VAULT_TOKEN or VAULT_TOKEN_FILE is required with VAULT_AUTH_METHOD=token')
+    if (method === 'approle') {
+      need(has('roleId'), 'roleId', 'VAULT_ROLE_ID is required with VAULT_AUTH_METHOD=approle')
+      need(has('secretId') || has('secretIdFile'), 'secretId', 'VAULT_SECRET_ID or VAULT_SECRET_ID_FILE is required with VAULT_AUTH_METHOD=approle')
+    }
+    if (method === 'kubernetes') need(has('kubernetesRole'), 'kubernetesRole', 'VAULT_K8S_ROLE is required with VAULT_AUTH_METHOD=kubernetes')
+  }
+  const cache = asObject(root?.cache)
+  if (cache?.redisUrl !== undefined && cache.encryptionKeys === undefined && cache.encryptionKeysFile === undefined) {
+    problems.push({ path: ['cache', 'encryptionKeys'], message: 'CACHE_ENCRYPTION_KEYS or CACHE_ENCRYPTION_KEYS_FILE is required with REDIS_URL: tokens are never stored in Redis in clear' })
+  }
+
+  const fromFile = Array.isArray(root?.regions)
+  const qlikRegions = asObject(root?.qlik)?.regions
+  const regionCodes = fromFile
+    ? asArray(root?.regions).map((region) => asObject(region)?.code)
+    : (typeof qlikRegions === 'string' ? qlikRegions.split(',').map((code) => code.trim()) : asArray(qlikRegions))
+  const seen = new Set<unknown>()
+  regionCodes.forEach((code, index) => {
+    if (seen.has(code)) problems.push({ path: fromFile ? ['regions', index, 'code'] : ['qlik', 'regions'], message: `region "${String(code)}" is listed twice` })
+    seen.add(code)
+  })
+
+  const callerNames = new Set<unknown>()
+  const keyHashes = new Set<unknown>()
+  asArray(root?.callers).forEach((entry, index) => {
+    const caller = asObject(entry)
+    if (caller === undefined) return
+    if (callerNames.has(caller.name)) problems.push({ path: ['callers', index, 'name'], message: `caller "${String(caller.name)}" is defined twice` })
+    callerNames.add(caller.name)
+    asArray(caller.apiKeyHashes).forEach((hash, hashIndex) => {
+      if (keyHashes.has(hash)) problems.push({ path: ['callers', index, 'apiKeyHashes', hashIndex], message: 'this API key hash is given to two callers' })
+      keyHashes.add(hash)
+    })
+    asArray(caller.grants).forEach((grant, grantIndex) => {
+      for (const code of asArray(asObject(grant)?.regions)) {
+        if (!seen.has(code)) problems.push({ path: ['callers', index, 'grants', grantIndex, 'regions'], message: `region "${String(code)}" is not configured` })
+      }
+    })
+  })
+  return problems
+}
+
+export type RawConfig = z.input<typeof ConfigSchema>
+export type ParsedConfig = z.output<typeof ConfigSchema>
+export type RegionEntry = z.output<typeof RegionSchema>
+export type CallerConfig = z.output<typeof CallerSchema>
+export type Grant = z.output<typeof GrantSchema>

@@ -1,0 +1,55 @@
+/**
+ * Every setting the broker reads from the environment: where it lands in the
+ * configuration, what it means, its default and an example. The README's
+ * configuration reference is generated from this table (a test keeps them in step).
+ */
+export interface EnvSetting {
+  env: string
+  /** Dot path in the raw configuration object, e.g. `server.port`. */
+  key: string
+  description: string
+  default?: string
+  example: string
+}
+
+export const ENV_SETTINGS: readonly EnvSetting[] = [
+  { env: 'BROKER_CONFIG_FILE', key: 'configFile', description: 'YAML or JSON file with `regions`, `callers` (and their policy). Optional.', example: '/etc/qlik-broker/config.yaml' },
+  { env: 'BROKER_HOST', key: 'server.host', description: 'Address to listen on.', default: '0.0.0.0', example: '127.0.0.1' },
+  { env: 'BROKER_PORT', key: 'server.port', description: 'Port to listen on.', default: '8080', example: '8080' },
+  { env: 'LOG_LEVEL', key: 'server.logLevel', description: 'pino level: fatal, error, warn, info, debug, trace or silent.', default: 'info', example: 'debug' },
+  { env: 'BROKER_BODY_LIMIT_BYTES', key: 'server.bodyLimitBytes', description: 'Largest request body accepted.', default: '1048576', example: '262144' },
+  { env: 'BROKER_REQUEST_TIMEOUT_MS', key: 'server.requestTimeoutMs', description: 'Time a caller has to send a whole request.', default: '60000', example: '30000' },
+  { env: 'BROKER_KEEP_ALIVE_TIMEOUT_MS', key: 'server.keepAliveTimeoutMs', description: 'Idle keep-alive of caller connections; keep it above any load balancer idle timeout.', default: '72000', example: '65000' },
+  { env: 'BROKER_SHUTDOWN_GRACE_MS', key: 'server.shutdownGraceMs', description: 'On SIGTERM, how long in-flight requests may take before the process exits anyway.', default: '10000', example: '25000' },
+  { env: 'BROKER_DOCS_ENABLED', key: 'server.docsEnabled', description: 'Serve Swagger UI at /docs (the document at /openapi.json is always served).', default: 'true', example: 'false' },
+  { env: 'SECRETS_SOURCE', key: 'secrets.source', description: 'Where regional client credentials come from: `file` or `vault`.', default: 'file', example: 'vault' },
+  { env: 'SECRETS_DIR', key: 'secrets.dir', description: 'With `file`: folder holding one `<region>.json` or `<region>.yaml` per region, the shape a Vault Agent template renders (`{"client_id","client_secret"}`).', default: './secrets', example: '/vault/secrets' },
+  { env: 'VAULT_ADDR', key: 'secrets.vault.address', description: 'Vault address.', default: 'http://127.0.0.1:8200', example: 'https://vault.internal:8200' },
+  { env: 'VAULT_NAMESPACE', key: 'secrets.vault.namespace', description: 'Vault Enterprise/HCP namespace. Optional.', example: 'platform/' },
+  { env: 'VAULT_KV_MOUNT', key: 'secrets.vault.kvMount', description: 'Mount of the KV v2 engine holding the secrets.', default: 'secret', example: 'kv' },
+  { env: 'VAULT_SECRET_PATH_TEMPLATE', key: 'secrets.vault.pathTemplate', description: 'KV v2 path of a region\'s secret inside the mount; `{region}` is replaced. A region in the config file may set its own `secretPath`.', default: 'qlik/regions/{region}', example: 'qlik-broker/{region}' },
+  { env: 'VAULT_AUTH_METHOD', key: 'secrets.vault.authMethod', description: 'How the broker logs in to Vault: `token`, `approle` or `kubernetes`.', default: 'kubernetes', example: 'approle' },
+  { env: 'VAULT_TOKEN', key: 'secrets.vault.token', description: 'With `token`: the Vault token. Prefer VAULT_TOKEN_FILE.', example: 'hvs.CAESI…' },
+  { env: 'VAULT_TOKEN_FILE', key: 'secrets.vault.tokenFile', description: 'With `token`: file holding the Vault token.', example: '/vault/secrets/token' },
+  { env: 'VAULT_APPROLE_MOUNT', key: 'secrets.vault.approleMount', description: 'With `approle`: auth mount.', default: 'approle', example: 'approle-broker' },
+  { env: 'VAULT_ROLE_ID', key: 'secrets.vault.roleId', description: 'With `approle`: the role id.', example: 'db02de05-fa39-4855-059b-67221c5c2f63' },
+  { env: 'VAULT_SECRET_ID_FILE', key: 'secrets.vault.secretIdFile', description: 'With `approle`: file holding the secret id.', example: '/run/secrets/vault-secret-id' },
+  { env: 'VAULT_SECRET_ID', key: 'secrets.vault.secretId', description: 'With `approle`: the secret id. Prefer VAULT_SECRET_ID_FILE.', example: '6a174c20-f6de-a53c-74d2-6018fcceff64' },
+  { env: 'VAULT_K8S_MOUNT', key: 'secrets.vault.kubernetesMount', description: 'With `kubernetes`: auth mount.', default: 'kubernetes', example: 'kubernetes-prod' },
+  { env: 'VAULT_K8S_ROLE', key: 'secrets.vault.kubernetesRole', description: 'With `kubernetes`: the Vault role bound to the broker\'s service account.', example: 'qlik-broker' },
+  { env: 'VAULT_K8S_TOKEN_PATH', key: 'secrets.vault.kubernetesTokenPath', description: 'With `kubernetes`: projected service-account token, re-read at every login.', default: '/var/run/secrets/kubernetes.io/serviceaccount/token', example: '/var/run/secrets/vault/token' },
+  { env: 'VAULT_TIMEOUT_MS', key: 'secrets.vault.timeoutMs', description: 'Timeout of one Vault request.', default: '5000', example: '3000' },
+  { env: 'VAULT_CACERT', key: 'secrets.vault.caFile', description: 'PEM CA bundle to trust for Vault\'s TLS certificate. Optional.', example: '/etc/vault/ca.pem' },
+  { env: 'REDIS_URL', key: 'cache.redisUrl', description: 'Redis for the shared token cache. Unset: an in-process cache (one replica only).', example: 'rediss://:password@redis:6379/0' },
+  { env: 'REDIS_KEY_PREFIX', key: 'cache.keyPrefix', description: 'Prefix of every Redis key the broker writes.', default: 'qlik-broker:', example: 'qb-prod:' },
+  { env: 'CACHE_ENCRYPTION_KEYS', key: 'cache.encryptionKeys', description: 'Keys that encrypt tokens in Redis (AES-256-GCM), `id:base64` comma-separated, the first encrypts. Required with REDIS_URL unless CACHE_ENCRYPTION_KEYS_FILE is set. `qlik-broker create-cache-key` makes one.', example: 'k2:3q2+7w…=,k1:Zm9v…=' },
+  { env: 'CACHE_ENCRYPTION_KEYS_FILE', key: 'cache.encryptionKeysFile', description: 'File holding CACHE_ENCRYPTION_KEYS (one key per line or comma-separated).', example: '/vault/secrets/cache-keys' },
+  { env: 'TOKEN_EXPIRY_MARGIN_SECONDS', key: 'cache.expiryMarginSeconds', description: 'A cached token is dropped this long before Qlik\'s expiry, so no expired token is ever sent.', default: '300', example: '600' },
+  { env: 'QLIK_DOMAIN', key: 'qlik.domain', description: 'Qlik Cloud domain; register hosts are `register.<region>.<domain>`, tenant hosts end in `.<region>.<domain>`.', default: 'qlikcloud.com', example: 'qlikcloud.com' },
+  { env: 'QLIK_REGIONS', key: 'qlik.regions', description: 'Regions served, comma-separated, when the config file has no `regions`.', default: 'us,eu,de,uk,sg,ap,jp', example: 'eu,us' },
+  { env: 'QLIK_UPSTREAM_ORIGIN', key: 'qlik.upstreamOrigin', description: 'Send every Qlik request to this origin instead of the host itself, keeping the Qlik host in the `Host` header (the simulator, or an egress proxy). Unset in production.', example: 'http://127.0.0.1:4100' },
+  { env: 'QLIK_TENANT_READS_VIA', key: 'qlik.tenantReadsVia', description: 'Host for GET/PATCH of a tenant: `register` (the region\'s register host) or `tenant` (the tenant\'s own host).', default: 'register', example: 'tenant' },
+  { env: 'QLIK_TIMEOUT_MS', key: 'qlik.timeoutMs', description: 'Time Qlik has to answer one request (headers and body).', default: '30000', example: '15000' },
+  { env: 'QLIK_CONNECT_TIMEOUT_MS', key: 'qlik.connectTimeoutMs', description: 'Time to open a connection to Qlik.', default: '5000', example: '2000' },
+  { env: 'QLIK_TOKEN_SCOPE', key: 'qlik.tokenScope', description: 'Scope sent when minting; unset sends none, which Qlik answers with the client\'s fixed scopes.', example: 'admin_classic' }
+]
