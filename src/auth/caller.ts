@@ -1,0 +1,31 @@
+import type { Grant } from '../config/schema.js'
+
+/** An authenticated internal service. */
+export interface Caller {
+  name: string
+  /** How it proved who it is. */
+  via: 'api-key' | 'jwt'
+  grants: readonly Grant[]
+}
+
+/**
+ * Turns a bearer credential into a caller, or undefined when the credential
+ * is not one this verifier recognises as valid. API keys now; JWT issuers
+ * (Kubernetes service accounts, OIDC) plug in as further verifiers.
+ */
+export interface CallerVerifier {
+  verify (credential: string): Promise<Caller | undefined>
+}
+
+/** Asks each verifier in turn; the first that recognises the credential wins. */
+export function combineVerifiers (verifiers: readonly CallerVerifier[]): CallerVerifier {
+  return {
+    async verify (credential) {
+      for (const verifier of verifiers) {
+        const caller = await verifier.verify(credential)
+        if (caller !== undefined) return caller
+      }
+      return undefined
+    }
+  }
+}

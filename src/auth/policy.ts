@@ -1,0 +1,67 @@
+import type { Grant, TenantAction } from '../config/schema.js'
+import type { Caller } from './caller.js'
+import { compilePathPattern } from './path-pattern.js'
+
+export type PolicyRequest =
+  | { kind: 'action', region: string, action: TenantAction, tenants: readonly string[] }
+  | { kind: 'tenant-api', region: string, method: string, path: string, tenants: readonly string[] }
+
+export interface PolicyDecision {
+  allowed: boolean
+  /** Index of the grant that allowed it, for logs and audit. */
+  grantIndex?: number
+  reason: string
+}
+
+const compiled = new WeakMap<Grant, Array<{ methods: Set<string> | '*', matches: (path: string) => boolean }>>()
+
+function tenantApiRules (grant: Grant): Array<{ methods: Set<string> | '*', matches: (path: string) => boolean }> {
+  let rules = compiled.get(grant)
+  if (rules === undefined) {
+    rules = grant.tenantApi.map((rule) => {
+      const [methods = '*', pattern = '/'] = rule.split(' ')
+      return { methods: methods === '*' ? '*' as const : new Set(methods.split('|')), matches: compilePathPattern(pattern) }
+    })
+    compiled.set(grant, rules)
+  }
+  return rules
+}
+
+function grantCoversTenant (grant: Grant, tenants: readonly string[], action?: TenantAction): boolean {
+  if (grant.tenants === '*') return true
+  // Creating makes a tenant nobody could have listed yet: only an all-tenants grant allows it.
+  if (action === 'tenants:create') return false
+  const listed = grant.tenants.map((tenant) => tenant.toLowerCase())
+  return tenants.some((tenant) => listed.includes(tenant.toLowerCase()))
+}
+
+/**
+ * Default deny: a request is allowed only when one grant covers its region,
+ * its action (or method and path for tenant-level calls) and its tenant.
+ * `tenants` lists every name the target tenant is known by (id, hostnames).
+ */
+export function evaluatePolicy (caller: Caller, request: PolicyRequest): PolicyDecision {
+  for (const [index, grant] of caller.grants.entries()) {
+    if (grant.regions !== '*' && !grant.regions.includes(request.region)) continue
+    if (request.kind === 'action') {
+      if (!grant.actions.includes(request.action)) continue
+      if (!grantCoversTenant(grant, request.tenants, request.action)) continue
+    } else {
+      const method = request.method === 'HEAD' ? 'GET' : request.method
+      if (!tenantApiRules(grant).some((rule) => (rule.methods === '*' || rule.methods.has(method)) && rule.matches(request.path))) continue
+      if (!grantCoversTenant(grant, request.tenants)) continue
+    }
+    return { allowed: true, grantIndex: index, reason: `grant #${index + 1}` }
+  }
+  const what = request.kind === 'action' ? request.action : `${request.method} ${request.path}`
+  return { allowed: false, reason: `no grant of caller "${caller.name}" allows ${what} in region "${request.region}"${request.tenants.length > 0 ? ` on tenant "${request.tenants[0] ?? ''}"` : ''}` }
+}
+
+/** Whether some grant could allow the request for some tenant: checked before any token is minted. */
+export function mayAllowForSomeTenant (caller: Caller, request: PolicyRequest): boolean {
+  const anyTenant: PolicyRequest = { ...request, tenants: [] }
+  return caller.grants.some((grant) => {
+    if (grant.tenants === '*') return evaluatePolicy({ ...caller, grants: [grant] }, anyTenant).allowed
+    return evaluatePolicy({ ...caller, grants: [{ ...grant, tenants: '*' }] }, anyTenant).allowed
+  })
+}

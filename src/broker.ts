@@ -1,0 +1,39 @@
+import closeWithGrace from 'close-with-grace'
+import { pino } from 'pino'
+import { buildApp } from './app.js'
+import type { Config } from './config/load-config.js'
+import { createDependencies, type DependencyOverrides } from './dependencies.js'
+import { loggerOptions } from './observability/logger.js'
+
+export interface RunningBroker {
+  url: string
+  close (): Promise<void>
+}
+
+/**
+ * Starts the broker: dependencies, app, listen, and a SIGTERM/SIGINT drain
+ * (readiness fails first, in-flight requests finish, clients close).
+ */
+export async function startBroker (config: Config, overrides: DependencyOverrides & { handleSignals?: boolean } = {}): Promise<RunningBroker> {
+  const logger = pino(loggerOptions(config.server.logLevel))
+  const deps = createDependencies(config, logger, overrides)
+  const app = await buildApp(deps, { logger })
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= (async () => {
+      await app.close()
+      await deps.close()
+    })()
+    return closing
+  }
+  if (overrides.handleSignals !== false) {
+    closeWithGrace({ delay: config.server.shutdownGraceMs, logger }, async ({ signal, err }) => {
+      if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
+      else logger.info({ signal }, 'shutting down: draining in-flight requests')
+      await close()
+    })
+  }
+  const url = await app.listen({ host: config.server.host, port: config.server.port })
+  await deps.warmUp()
+  return { url, close }
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Caller, CallerVerifier } from '../auth/caller.js'
+import { BrokerError } from './broker-error.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null
+  }
+  interface FastifyContextConfig {
+    /** Routes that act for a caller set this; everything else (probes, docs) is public. */
+    authenticate?: boolean
+  }
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i
+
+/** The caller of an authenticated route; the hook guarantees one is set. */
+export function callerOf (request: FastifyRequest): Caller {
+  if (request.caller === null) throw new BrokerError('QB_UNAUTHENTICATED', 'no authenticated caller')
+  return request.caller
+}
+
+async function authenticationPlugin (app: FastifyInstance, options: { verifier: CallerVerifier }): Promise<void> {
+  app.decorateRequest('caller', null)
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.authenticate !== true) return
+    const header = request.headers.authorization
+    const credential = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined
+    if (credential === undefined) {
+      throw new BrokerError('QB_UNAUTHENTICATED', 'send a broker credential as "Authorization: Bearer <key>"', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker"' } })
+    }
+    const caller = await options.verifier.verify(credential)
+    if (caller === undefined) {
+      throw new BrokerError('QB_UNAUTHENTICATED', 'the bearer credential is not a valid broker credential', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker", error="invalid_token"' } })
+    }
+    request.caller = caller
+  })
+}
+
+export const authentication = fp(authenticationPlugin, { name: 'qlik-broker-authentication', fastify: '5.x' })

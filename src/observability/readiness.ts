@@ -1,0 +1,67 @@
+import type { RegionConfig } from '../config/load-config.js'
+import type { SecretsSource } from '../secrets/secrets-source.js'
+import type { TokenProvider } from '../tokens/token-provider.js'
+
+export type RegionCredentialView = 'ok' | 'loaded' | 'unknown' | 'rejected' | 'unavailable'
+
+export interface RegionHealth {
+  code: string
+  registerHost: string
+  tenantDomain: string
+  credentials: {
+    status: RegionCredentialView
+    since?: string
+    retryAt?: string
+    detail?: string
+  }
+}
+
+export interface ReadinessReport {
+  ready: boolean
+  closing: boolean
+  secretsSource: { kind: string, reachable: boolean }
+  regions: RegionHealth[]
+}
+
+export interface Readiness {
+  markClosing (): void
+  region (region: RegionConfig): RegionHealth
+  report (): ReadinessReport
+}
+
+/**
+ * Ready means: not shutting down, and every configured region has
+ * credentials the broker can use. A Redis outage does not make the broker
+ * unready: it keeps serving from its in-process cache.
+ */
+export function createReadiness (options: { regions: readonly RegionConfig[], secrets: SecretsSource, tokens: TokenProvider }): Readiness {
+  let closing = false
+
+  function region (config: RegionConfig): RegionHealth {
+    const state = options.tokens.credentialState(config.code)
+    const loaded = options.secrets.status().loadedRegions.includes(config.code)
+    const status: RegionCredentialView = state.status === 'unknown' ? (loaded ? 'loaded' : 'unknown') : (state.status === 'unavailable' && loaded ? 'loaded' : state.status)
+    return {
+      code: config.code,
+      registerHost: config.registerHost,
+      tenantDomain: config.tenantDomain,
+      credentials: {
+        status,
+        ...(state.since === undefined ? {} : { since: new Date(state.since).toISOString() }),
+        ...(state.retryAt === undefined ? {} : { retryAt: new Date(state.retryAt).toISOString() }),
+        ...(state.detail === undefined || status === 'ok' || status === 'loaded' ? {} : { detail: state.detail })
+      }
+    }
+  }
+
+  return {
+    markClosing () { closing = true },
+    region,
+    report () {
+      const regions = options.regions.map(region)
+      const usable = regions.every((entry) => entry.credentials.status === 'ok' || entry.credentials.status === 'loaded')
+      const source = options.secrets.status()
+      return { ready: !closing && usable, closing, secretsSource: { kind: source.kind, reachable: source.reachable }, regions }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { IncomingHttpHeaders } from 'node:http'
+
+/**
+ * Caller headers that travel to Qlik. Authorization, cookies and anything
+ * hop-by-hop never do: the broker authenticates upstream itself.
+ */
+const FORWARDED_REQUEST_HEADERS = [
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'qlik-api-version',
+  'qlik-confirm-hostname',
+  'traceparent',
+  'tracestate'
+] as const
+
+/** Qlik response headers worth handing back to the caller. */
+const RETURNED_RESPONSE_HEADERS = new Set([
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'content-type',
+  'etag',
+  'last-modified',
+  'link',
+  'location',
+  'retry-after',
+  'vary'
+])
+
+export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, requestId: string): Record<string, string> {
+  const headers: Record<string, string> = { 'x-request-id': requestId }
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = incoming[name]
+    if (typeof value === 'string') headers[name] = value
+  }
+  return headers
+}
+
+export function returnedResponseHeaders (upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined) continue
+    if (RETURNED_RESPONSE_HEADERS.has(name) || name.startsWith('x-ratelimit-') || name.startsWith('ratelimit')) headers[name] = value
+  }
+  return headers
+}

@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { Readiness } from '../observability/readiness.js'
+import type { RegionRegistry } from '../regions/region-registry.js'
+import { AUTHENTICATED_ERRORS, BEARER_SECURITY, RegionParamsSchema } from './schemas.js'
+
+export const RegionSchema = z.object({
+  code: z.string(),
+  registerHost: z.string(),
+  tenantDomain: z.string(),
+  credentials: z.object({
+    status: z.enum(['ok', 'loaded', 'unknown', 'rejected', 'unavailable']).describe('ok: Qlik accepted the client; loaded: read, not used yet; rejected: Qlik refuses the client (minting paused until retryAt); unavailable: the secret cannot be read.'),
+    since: z.string().optional(),
+    retryAt: z.string().optional(),
+    detail: z.string().optional()
+  })
+}).meta({ id: 'Region', description: 'A configured region and the health of its credentials. Never a secret.' })
+
+const RegionListSchema = z.object({
+  regions: z.array(RegionSchema),
+  secretsSource: z.object({ kind: z.string(), reachable: z.boolean() })
+}).meta({ id: 'RegionList' })
+
+export const regionRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry, readiness: Readiness }> = async (app, { regions, readiness }) => {
+  app.get('/regions', {
+    config: { authenticate: true },
+    schema: {
+      tags: ['Regions'],
+      operationId: 'listRegions',
+      summary: 'Configured regions and the state of their credentials',
+      security: BEARER_SECURITY,
+      response: { 200: RegionListSchema, ...AUTHENTICATED_ERRORS }
+    }
+  }, async () => {
+    const report = readiness.report()
+    return { regions: report.regions, secretsSource: report.secretsSource }
+  })
+
+  app.get('/regions/:region', {
+    config: { authenticate: true },
+    schema: {
+      tags: ['Regions'],
+      operationId: 'getRegion',
+      summary: 'One region and the state of its credentials',
+      security: BEARER_SECURITY,
+      params: RegionParamsSchema,
+      response: { 200: RegionSchema, ...AUTHENTICATED_ERRORS }
+    }
+  }, async (request) => readiness.region(regions.require(request.params.region)))
+}

@@ -1,0 +1,165 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { callerOf } from '../http/authentication.js'
+import { sendUpstream } from '../http/send-upstream.js'
+import { upstreamRequestHeaders } from '../qlik/header-policy.js'
+import {
+  QlikErrorsSchema,
+  TenantCreationRequestSchema,
+  TenantDeactivateRequestSchema,
+  TenantDeactivateResponseSchema,
+  TenantPatchRequestSchema,
+  TenantReactivateRequestSchema,
+  TenantReactivateResponseSchema,
+  TenantSchema
+} from '../qlik/tenant-schemas.js'
+import type { TenantLifecycle } from '../tenants/tenant-lifecycle.js'
+import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema, RegionParamsSchema } from './schemas.js'
+
+const TenantParamsSchema = RegionParamsSchema.extend({
+  tenantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a tenant id is letters, digits, - or _').describe('Qlik tenant id.')
+})
+
+const ConfirmHostnameHeadersSchema = z.object({
+  'qlik-confirm-hostname': z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a hostname of the tenant').describe('One of the tenant\'s hostnames, as Qlik requires; a mismatch is answered 412 by Qlik.'),
+  'qlik-api-version': z.string().optional()
+})
+
+const ApiVersionHeadersSchema = z.object({ 'qlik-api-version': z.string().optional() })
+
+const UPSTREAM_ERRORS = {
+  400: z.union([ProblemSchema, QlikErrorsSchema]),
+  412: QlikErrorsSchema,
+  429: QlikErrorsSchema,
+  ...AUTHENTICATED_ERRORS
+}
+
+const TAGS = ['Tenants lifecycle']
+
+/**
+ * Qlik's Tenants API behind `/regions/{region}`: same paths, bodies and
+ * answers, so @qlik/api pointed at `<broker>/regions/<region>` works as is.
+ */
+export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }> = async (app, { lifecycle }) => {
+  app.post('/regions/:region/api/v1/tenants', {
+    config: { authenticate: true },
+    schema: {
+      tags: TAGS,
+      operationId: 'createTenant',
+      summary: 'Create a tenant (register host of the region)',
+      security: BEARER_SECURITY,
+      params: RegionParamsSchema,
+      headers: ApiVersionHeadersSchema,
+      body: TenantCreationRequestSchema,
+      response: { 201: TenantSchema, ...UPSTREAM_ERRORS }
+    }
+  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+    caller: callerOf(request),
+    regionCode: request.params.region,
+    action: 'tenants:create',
+    method: 'POST',
+    path: '/api/v1/tenants',
+    headers: upstreamRequestHeaders(request.headers, request.id),
+    body: request.body,
+    requestId: request.id,
+    logger: request.log
+  })))
+
+  app.get('/regions/:region/api/v1/tenants/:tenantId', {
+    config: { authenticate: true },
+    schema: {
+      tags: TAGS,
+      operationId: 'getTenant',
+      summary: 'Read a tenant',
+      security: BEARER_SECURITY,
+      params: TenantParamsSchema,
+      headers: ApiVersionHeadersSchema,
+      response: { 200: TenantSchema, ...UPSTREAM_ERRORS }
+    }
+  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+    caller: callerOf(request),
+    regionCode: request.params.region,
+    action: 'tenants:read',
+    tenantId: request.params.tenantId,
+    method: 'GET',
+    path: `/api/v1/tenants/${request.params.tenantId}`,
+    headers: upstreamRequestHeaders(request.headers, request.id),
+    requestId: request.id,
+    logger: request.log
+  })))
+
+  app.patch('/regions/:region/api/v1/tenants/:tenantId', {
+    config: { authenticate: true },
+    schema: {
+      tags: TAGS,
+      operationId: 'patchTenant',
+      summary: 'Rename a tenant, add an alias hostname, or change its flags (JSON Patch replace operations)',
+      security: BEARER_SECURITY,
+      params: TenantParamsSchema,
+      headers: ApiVersionHeadersSchema,
+      body: TenantPatchRequestSchema,
+      response: { 204: z.undefined().describe('Patched.'), ...UPSTREAM_ERRORS }
+    }
+  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+    caller: callerOf(request),
+    regionCode: request.params.region,
+    action: 'tenants:update',
+    tenantId: request.params.tenantId,
+    method: 'PATCH',
+    path: `/api/v1/tenants/${request.params.tenantId}`,
+    headers: upstreamRequestHeaders(request.headers, request.id),
+    body: request.body,
+    requestId: request.id,
+    logger: request.log
+  })))
+
+  app.post('/regions/:region/api/v1/tenants/:tenantId/actions/deactivate', {
+    config: { authenticate: true },
+    schema: {
+      tags: TAGS,
+      operationId: 'deactivateTenant',
+      summary: 'Deactivate a tenant (purged after purgeAfterDays)',
+      security: BEARER_SECURITY,
+      params: TenantParamsSchema,
+      headers: ConfirmHostnameHeadersSchema,
+      body: TenantDeactivateRequestSchema.optional(),
+      response: { 200: TenantDeactivateResponseSchema, ...UPSTREAM_ERRORS }
+    }
+  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+    caller: callerOf(request),
+    regionCode: request.params.region,
+    action: 'tenants:deactivate',
+    tenantId: request.params.tenantId,
+    method: 'POST',
+    path: `/api/v1/tenants/${request.params.tenantId}/actions/deactivate`,
+    headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
+    body: request.body ?? {},
+    requestId: request.id,
+    logger: request.log
+  })))
+
+  app.post('/regions/:region/api/v1/tenants/:tenantId/actions/reactivate', {
+    config: { authenticate: true },
+    schema: {
+      tags: TAGS,
+      operationId: 'reactivateTenant',
+      summary: 'Reactivate a deactivated tenant before it is purged',
+      security: BEARER_SECURITY,
+      params: TenantParamsSchema,
+      headers: ConfirmHostnameHeadersSchema,
+      body: TenantReactivateRequestSchema.optional(),
+      response: { 200: TenantReactivateResponseSchema, ...UPSTREAM_ERRORS }
+    }
+  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+    caller: callerOf(request),
+    regionCode: request.params.region,
+    action: 'tenants:reactivate',
+    tenantId: request.params.tenantId,
+    method: 'POST',
+    path: `/api/v1/tenants/${request.params.tenantId}/actions/reactivate`,
+    headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
+    body: request.body ?? {},
+    requestId: request.id,
+    logger: request.log
+  })))
+}
