@@ -1,0 +1,66 @@
+import { z } from 'zod'
+import { DEMO_CLIENTS, REGION_PATTERN } from './regions.js'
+import type { QlikSimulatorOptions, SimulatorClient } from './types.js'
+
+export const clientSchema = z.strictObject({
+  region: z.string().regex(REGION_PATTERN, 'region must be lowercase letters, digits and dashes'),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  name: z.string().min(1).optional()
+})
+
+export const clientsSchema = z.array(clientSchema).superRefine((clients, ctx) => {
+  const seen = new Set<string>()
+  for (const c of clients) {
+    if (seen.has(c.region)) ctx.addIssue({ code: 'custom', message: `region "${c.region}" has more than one client (Qlik allows one per region)` })
+    seen.add(c.region)
+  }
+})
+
+const optionsSchema = z.strictObject({
+  port: z.int().min(0).max(65535).optional(),
+  host: z.string().min(1).optional(),
+  domain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/i, 'domain must be a DNS name').optional(),
+  clients: clientsSchema.optional(),
+  tokenLifetimeSeconds: z.number().positive().optional(),
+  rateLimits: z.strictObject({
+    tier1PerWindow: z.int().min(1).optional(),
+    tier2PerWindow: z.int().min(1).optional(),
+    windowMs: z.int().min(1).optional()
+  }).optional(),
+  licenseKeys: z.array(z.string().min(1)).optional(),
+  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional()
+})
+
+export interface ResolvedOptions {
+  port: number
+  host: string
+  domain: string
+  clients: SimulatorClient[]
+  tokenLifetimeSeconds: number
+  tier1PerWindow: number
+  tier2PerWindow: number
+  windowMs: number
+  licenseKeys: Set<string> | undefined
+  now: () => number
+}
+
+/** Applies defaults; throws a TypeError naming every bad option. */
+export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions {
+  const result = optionsSchema.safeParse(options)
+  if (!result.success) throw new TypeError(`invalid Qlik simulator options:\n${z.prettifyError(result.error)}`)
+  const o = result.data
+  return {
+    port: o.port ?? 0,
+    host: o.host ?? '127.0.0.1',
+    domain: (o.domain ?? 'qlikcloud.com').toLowerCase(),
+    // Copies, so that callers mutating their array later change nothing.
+    clients: (options.clients ?? DEMO_CLIENTS).map((c) => ({ ...c })),
+    tokenLifetimeSeconds: o.tokenLifetimeSeconds ?? 21600,
+    tier1PerWindow: o.rateLimits?.tier1PerWindow ?? 1000,
+    tier2PerWindow: o.rateLimits?.tier2PerWindow ?? 100,
+    windowMs: o.rateLimits?.windowMs ?? 60_000,
+    licenseKeys: o.licenseKeys === undefined ? undefined : new Set(o.licenseKeys),
+    now: o.now ?? Date.now
+  }
+}

@@ -1,0 +1,164 @@
+/** One regional OAuth client, as created in My Qlik (one per region). */
+export interface SimulatorClient {
+  region: string
+  clientId: string
+  clientSecret: string
+  /** Display name of the client; also the bot user's name. Default `<REGION> OAuth Client`. */
+  name?: string
+}
+
+export interface SimulatorRateLimits {
+  /** Tier 1 (GETs) requests per window, per (tenant or register host, client). Default 1000. */
+  tier1PerWindow?: number
+  /** Tier 2 (writes and /oauth/token) requests per window. Default 100. */
+  tier2PerWindow?: number
+  /** Window length in milliseconds. Default 60000. */
+  windowMs?: number
+}
+
+export interface QlikSimulatorOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  port?: number
+  /** Bind address. Default `127.0.0.1`. */
+  host?: string
+  /** Qlik domain; a region's hosts are `*.{region}.{domain}`. Default `qlikcloud.com`. */
+  domain?: string
+  /** Regional clients; a register host exists for each region. Default: the demo set (`DEMO_CLIENTS`). */
+  clients?: SimulatorClient[]
+  /** Lifetime of minted access tokens. Default 21600 (6 h), as Qlik. */
+  tokenLifetimeSeconds?: number
+  rateLimits?: SimulatorRateLimits
+  /** Accepted `licenseKey` values for tenant creation. Default: any non-empty string. */
+  licenseKeys?: string[]
+  /** Clock in epoch milliseconds, for tests that control time. Default `Date.now`. */
+  now?: () => number
+}
+
+export type TenantStatus = 'active' | 'disabled' | 'deleted' | 'user-access-disabled'
+
+/** Qlik's Tenant object (reference §3.3). */
+export interface Tenant {
+  id: string
+  name: string
+  hostnames: string[]
+  region: string
+  datacenter: string
+  status: TenantStatus
+  statusLastUpdatedAt: string
+  created: string
+  lastUpdated: string
+  createdByUser: string
+  links: { self: { href: string } }
+  autoAssignCreateSharedSpacesRoleToProfessionals: boolean
+  autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals: boolean
+  autoAssignDataServicesContributorRoleToProfessionals: boolean
+  enableAnalyticCreation: boolean
+  enableAppOpeningFeedback: boolean
+}
+
+export interface User {
+  id: string
+  tenantId: string
+  /** Present on bot users only. */
+  clientId?: string
+  subject: string
+  name: string
+  email?: string
+  roles: string[]
+  status: string
+  created: string
+  lastUpdated: string
+}
+
+export interface Space {
+  id: string
+  tenantId: string
+  name: string
+  type: 'shared' | 'managed' | 'data'
+  description: string
+  ownerId: string
+  createdAt: string
+  createdBy: string
+  updatedAt: string
+  links: { self: { href: string }, assignments: { href: string } }
+}
+
+/** Seeds a tenant directly, without the tenants API (no token, no rate limit). */
+export interface AddTenantInput {
+  region: string
+  id?: string
+  name?: string
+  /** Default `['<generated name>.<region>.<domain>']`. Every entry must end in `.<region>.<domain>`. */
+  hostnames?: string[]
+  datacenter?: string
+  status?: 'active' | 'disabled'
+}
+
+/**
+ * Fault injection. Rates are probabilities in 0..1 rolled per matching
+ * request. Faults never apply to `/__sim/`.
+ */
+export interface Faults {
+  /** Added delay before the request is handled. */
+  latencyMs?: number
+  /** Share of requests answered with an injected 5xx envelope. */
+  errorRate?: number
+  /** Status of injected errors, 500..599. Default 503. */
+  errorStatus?: number
+  /** Share of requests answered with an injected 429. */
+  rateLimitRate?: number
+  /** Retry-After of injected 429s. Default 1. */
+  retryAfterSeconds?: number
+  /** Only requests to these hosts (case-insensitive). Default: all hosts. */
+  hosts?: string[]
+  /** Only requests whose path starts with one of these. Default: all paths. */
+  paths?: string[]
+  /**
+   * `before` (default): the request is rejected without acting.
+   * `after`: the request acts (a tenant is created, a token minted), then the
+   * answer is replaced by the injected error: the caller cannot know it acted.
+   */
+  phase?: 'before' | 'after'
+  /** Affect at most this many matching requests, then clear the faults. Default: unlimited. */
+  times?: number
+}
+
+export interface SimulatorCounters {
+  /** Successful token responses per host. */
+  mints: Record<string, number>
+  /** Every POST /oauth/token, successful or not. */
+  tokenRequests: number
+  /** Requests per `METHOD /route/{pattern}` (unmatched paths: `METHOD (unmatched)`). */
+  requests: Record<string, number>
+  expiredTokenRequests: number
+  foreignHostTokenRequests: number
+  /** Unknown or revoked bearer tokens (revoked tokens are forgotten, as Qlik does). */
+  unknownTokenRequests: number
+  /** 429s from the rate limiter (injected ones are in `injected.rateLimits`). */
+  rateLimited: number
+  injected: { errors: number, rateLimits: number }
+  /** Requests whose Host header names no known host. */
+  unknownHostRequests: number
+}
+
+export interface QlikSimulator {
+  /** Base URL to connect to, e.g. `http://127.0.0.1:41234`. Send the Qlik host in the Host header. */
+  readonly url: string
+  readonly port: number
+  readonly domain: string
+  /** `register.{region}.{domain}` */
+  registerHost (region: string): string
+  close (): Promise<void>
+  counters (): SimulatorCounters
+  /** Replaces a region's secret (random when omitted) and returns it. The old secret stops working at once. */
+  rotateSecret (region: string, newSecret?: string): string
+  /** Revokes tokens (all, or those minted for the host's tenant or register host). Returns how many. */
+  revokeTokens (filter?: { host?: string }): number
+  setFaults (faults: Faults): void
+  clearFaults (): void
+  /** Clears counters and rate-limit windows; with `state: true` also tenants, tokens, faults and rotated secrets. */
+  reset (options?: { state?: boolean }): void
+  addTenant (input: AddTenantInput): Tenant
+  getTenant (id: string): Tenant | undefined
+  tenants (): Tenant[]
+}
