@@ -1,12 +1,13 @@
 import closeWithGrace from 'close-with-grace'
-import { pino } from 'pino'
+import { pino, type Logger as PinoLogger } from 'pino'
 import { buildApp } from './app.js'
 import type { Config } from './config/load-config.js'
-import { createDependencies, type DependencyOverrides } from './dependencies.js'
+import { createDependencies, type Dependencies, type DependencyOverrides } from './dependencies.js'
 import { loggerOptions } from './observability/logger.js'
 
 export interface RunningBroker {
   url: string
+  deps: Dependencies
   close (): Promise<void>
 }
 
@@ -14,8 +15,14 @@ export interface RunningBroker {
  * Starts the broker: dependencies, app, listen, and a SIGTERM/SIGINT drain
  * (readiness fails first, in-flight requests finish, clients close).
  */
-export async function startBroker (config: Config, overrides: DependencyOverrides & { handleSignals?: boolean } = {}): Promise<RunningBroker> {
-  const logger = pino(loggerOptions(config.server.logLevel))
+export interface StartOptions extends DependencyOverrides {
+  /** Install SIGTERM/SIGINT handling (default true; tests run several brokers in one process). */
+  handleSignals?: boolean
+  logger?: PinoLogger
+}
+
+export async function startBroker (config: Config, overrides: StartOptions = {}): Promise<RunningBroker> {
+  const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel))
   const deps = createDependencies(config, logger, overrides)
   const app = await buildApp(deps, { logger })
   let closing: Promise<void> | undefined
@@ -35,5 +42,5 @@ export async function startBroker (config: Config, overrides: DependencyOverride
   }
   const url = await app.listen({ host: config.server.host, port: config.server.port })
   await deps.warmUp()
-  return { url, close }
+  return { url, deps, close }
 }

@@ -15,7 +15,7 @@ export interface EnvSetting {
 export const ENV_SETTINGS: readonly EnvSetting[] = [
   { env: 'BROKER_CONFIG_FILE', key: 'configFile', description: 'YAML or JSON file with `regions`, `callers` (and their policy). Optional.', example: '/etc/qlik-broker/config.yaml' },
   { env: 'BROKER_HOST', key: 'server.host', description: 'Address to listen on.', default: '0.0.0.0', example: '127.0.0.1' },
-  { env: 'BROKER_PORT', key: 'server.port', description: 'Port to listen on.', default: '8080', example: '8080' },
+  { env: 'BROKER_PORT', key: 'server.port', description: 'Port to listen on (0 picks a free one).', default: '8080', example: '8080' },
   { env: 'LOG_LEVEL', key: 'server.logLevel', description: 'pino level: fatal, error, warn, info, debug, trace or silent.', default: 'info', example: 'debug' },
   { env: 'BROKER_BODY_LIMIT_BYTES', key: 'server.bodyLimitBytes', description: 'Largest request body accepted.', default: '1048576', example: '262144' },
   { env: 'BROKER_REQUEST_TIMEOUT_MS', key: 'server.requestTimeoutMs', description: 'Time a caller has to send a whole request.', default: '60000', example: '30000' },

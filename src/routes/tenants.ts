@@ -122,7 +122,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       security: BEARER_SECURITY,
       params: TenantParamsSchema,
       headers: ConfirmHostnameHeadersSchema,
-      body: TenantDeactivateRequestSchema.optional(),
+      body: TenantDeactivateRequestSchema.nullish(),
       response: { 200: TenantDeactivateResponseSchema, ...UPSTREAM_ERRORS }
     }
   }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
@@ -147,7 +147,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       security: BEARER_SECURITY,
       params: TenantParamsSchema,
       headers: ConfirmHostnameHeadersSchema,
-      body: TenantReactivateRequestSchema.optional(),
+      body: TenantReactivateRequestSchema.nullish(),
       response: { 200: TenantReactivateResponseSchema, ...UPSTREAM_ERRORS }
     }
   }, async (request, reply) => sendUpstream(reply, await lifecycle.run({

@@ -76,6 +76,7 @@ export async function createQlikSimulator (options: QlikSimulatorOptions = {}): 
     reset: (opts) => core.reset(opts),
     addTenant: (input) => core.addTenant(input),
     getTenant: (id) => core.tenantSnapshot(id),
-    tenants: () => core.tenantSnapshots()
+    tenants: () => core.tenantSnapshots(),
+    issuedTokens: () => core.tokens.values()
   }
 }

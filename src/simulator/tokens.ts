@@ -17,6 +17,8 @@ export interface TokenStore {
   /** Forgets tokens of one scope, or all. Returns how many were still valid. */
   revoke (scope?: string): number
   clear (): void
+  /** Every token value minted and still remembered, for leak checks in tests. */
+  values (): string[]
 }
 
 // Expired tokens stay in memory so that using one is counted as "expired",
@@ -53,6 +55,7 @@ export function createTokenStore (options: { lifetimeMs: number, now: () => numb
       }
       return n
     },
-    clear () { tokens.clear() }
+    clear () { tokens.clear() },
+    values: () => [...tokens.keys()]
   }
 }

@@ -161,4 +161,9 @@ export interface QlikSimulator {
   addTenant (input: AddTenantInput): Tenant
   getTenant (id: string): Tenant | undefined
   tenants (): Tenant[]
+  /**
+   * Every access token the simulator handed out (and still remembers). For
+   * callers' leak tests: search logs, responses and caches for these.
+   */
+  issuedTokens (): string[]
 }
