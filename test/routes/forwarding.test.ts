@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, it } from 'node:test'
+import { bearer, http } from '../support/http.js'
+import { startStack } from '../support/stack.js'
+
+interface Seen { method: string, url: string, headers: IncomingHttpHeaders, body: string }
+
+/** A stand-in for Qlik that records exactly what the broker sends. */
+async function startRecordingQlik (): Promise<{ url: string, seen: Seen[], close: () => Promise<void> }> {
+  const seen: Seen[] = []
+  const server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk: Buffer) => { body += chunk.toString() })
+    request.on('end', () => {
+      seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body })
+      if (request.url === '/oauth/token') {
+        response.writeHead(200, { 'content-type': 'application/json' })
+        response.end(JSON.stringify({ access_token: `recorded-token-for-${request.headers.host ?? ''}`, token_type: 'bearer', expires_in: 21600 }))
+        return
+      }
+      response.writeHead(429, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '7', etag: '"v1"', 'set-cookie': 'session=x', 'x-internal-debug': 'no' })
+      response.end(JSON.stringify({ errors: [{ code: 'HTTP-429', title: 'API rate limit reached.' }] }))
+    })
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: async () => { await new Promise((resolve) => server.close(resolve)) }
+  }
+}
+
+await describe('what travels to Qlik and back', async () => {
+  await it('sends the Qlik host, a Qlik token, the request id and Qlik headers; returns status, body and useful headers', async (t) => {
+    const qlik = await startRecordingQlik()
+    t.after(qlik.close)
+    const stack = await startStack(t, { env: { QLIK_UPSTREAM_ORIGIN: qlik.url } })
+    const result = await http(stack.url, 'POST', '/regions/eu/tenants/acme.eu.qlikcloud.com/api/v1/spaces?x=1', {
+      headers: { ...bearer(stack.keys.admin), 'x-request-id': 'trace-me-42', 'qlik-api-version': '2025-01', cookie: 'caller=secret', 'content-type': 'application/json' },
+      body: '{"name":"s","type":"shared"}'
+    })
+
+    assert.equal(result.status, 429)
+    assert.equal(result.headers['retry-after'], '7')
+    assert.equal(result.headers.etag, '"v1"')
+    assert.equal(result.headers['set-cookie'], undefined, 'Qlik cookies stay with the broker')
+    assert.equal(result.headers['x-internal-debug'], undefined)
+    assert.deepEqual(result.json(), { errors: [{ code: 'HTTP-429', title: 'API rate limit reached.' }] })
+
+    const [mint, call] = qlik.seen
+    assert.equal(mint?.url, '/oauth/token')
+    assert.equal(mint?.headers.host, 'acme.eu.qlikcloud.com', 'the token is minted on the tenant host itself')
+    assert.equal(JSON.parse(mint?.body ?? '{}').grant_type, 'client_credentials')
+    assert.equal(call?.url, '/api/v1/spaces?x=1')
+    assert.equal(call?.headers.host, 'acme.eu.qlikcloud.com')
+    assert.equal(call?.headers.authorization, 'Bearer recorded-token-for-acme.eu.qlikcloud.com', 'the Qlik token, never the caller\'s key')
+    assert.equal(call?.headers['x-request-id'], 'trace-me-42')
+    assert.equal(call?.headers['qlik-api-version'], '2025-01')
+    assert.equal(call?.headers.cookie, undefined)
+    assert.equal(call?.body, '{"name":"s","type":"shared"}', 'the body travels byte for byte')
+  })
+})
