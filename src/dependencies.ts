@@ -12,6 +12,7 @@ import { createRegionRegistry } from './regions/region-registry.js'
 import { createFileSecretsSource } from './secrets/file-secrets-source.js'
 import type { SecretsSource } from './secrets/secrets-source.js'
 import { createVaultSecretsSource, type VaultAuthOptions } from './secrets/vault-secrets-source.js'
+import { watchSecretVersions } from './secrets/version-watcher.js'
 import { createMemoryTokenStore } from './tokens/memory-token-store.js'
 import { createRedisTokenStore } from './tokens/redis-token-store.js'
 import { createTokenCipher, parseCipherKeys } from './tokens/token-cipher.js'
@@ -39,14 +40,19 @@ function readTrimmed (path: string): string {
   return readFileSync(path, 'utf8').trim()
 }
 
-function createSecretsSource (config: Config, logger: PinoLogger): SecretsSource {
+function createSecretsSource (config: Config, logger: PinoLogger): { source: SecretsSource, stopWatching: () => void } {
   const { secrets } = config
   if (secrets.source === 'file') {
-    return createFileSecretsSource({
-      dir: secrets.dir,
-      regions: Object.fromEntries(config.regions.map((region) => [region.code, region.secretPath])),
-      logger: logger.child({ module: 'secrets' })
-    })
+    // The file source re-checks its files itself.
+    return {
+      stopWatching: () => {},
+      source: createFileSecretsSource({
+        dir: secrets.dir,
+        regions: Object.fromEntries(config.regions.map((region) => [region.code, region.secretPath])),
+        logger: logger.child({ module: 'secrets' }),
+        recheckIntervalMs: secrets.checkIntervalSeconds * 1000
+      })
+    }
   }
   const vault = secrets.vault
   const auth: VaultAuthOptions = vault.authMethod === 'token'
@@ -54,7 +60,7 @@ function createSecretsSource (config: Config, logger: PinoLogger): SecretsSource
     : vault.authMethod === 'approle'
       ? { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretId: vault.secretId ?? readTrimmed(vault.secretIdFile ?? '') }
       : { method: 'kubernetes', mount: vault.kubernetesMount, role: vault.kubernetesRole ?? '', jwtPath: vault.kubernetesTokenPath }
-  return createVaultSecretsSource({
+  const source = createVaultSecretsSource({
     address: vault.address,
     kvMount: vault.kvMount,
     regions: Object.fromEntries(config.regions.map((region) => [region.code, { path: region.secretPath }])),
@@ -64,6 +70,8 @@ function createSecretsSource (config: Config, logger: PinoLogger): SecretsSource
     ...(vault.namespace === undefined ? {} : { namespace: vault.namespace }),
     ...(vault.caFile === undefined ? {} : { caCertPem: readFileSync(vault.caFile, 'utf8') })
   })
+  const stopWatching = watchSecretVersions({ source, regions: config.regions.map((region) => region.code), intervalMs: secrets.checkIntervalSeconds * 1000, logger: logger.child({ module: 'vault' }) })
+  return { source, stopWatching }
 }
 
 function createRedis (url: string, logger: PinoLogger): Redis {
@@ -101,7 +109,7 @@ function createTokenStore (config: Config, logger: PinoLogger): { store: TokenSt
 
 /** Creates the clients the broker talks through (Vault or files, Redis, Qlik), from configuration. */
 export function createDependencies (config: Config, logger: PinoLogger, overrides: DependencyOverrides = {}): Dependencies {
-  const secrets = overrides.secrets ?? createSecretsSource(config, logger)
+  const { source: secrets, stopWatching } = overrides.secrets === undefined ? createSecretsSource(config, logger) : { source: overrides.secrets, stopWatching: () => {} }
   const { store, redis } = createTokenStore(config, logger)
   const upstream = createUpstreamClient({ timeoutMs: config.qlik.timeoutMs, connectTimeoutMs: config.qlik.connectTimeoutMs, ...overrides.upstream })
   const tokens = createTokenProvider({
@@ -109,6 +117,8 @@ export function createDependencies (config: Config, logger: PinoLogger, override
     store,
     endpoint: createTokenEndpoint(upstream, { scope: config.qlik.tokenScope }),
     expiryMarginMs: config.cache.expiryMarginSeconds * 1000,
+    refreshWindow: config.cache.refreshWindow,
+    mintLeaseMs: config.cache.mintLeaseMs,
     logger: logger.child({ module: 'tokens' })
   })
   const regions = createRegionRegistry(config.regions)
@@ -140,6 +150,8 @@ export function createDependencies (config: Config, logger: PinoLogger, override
     warmUp: loadMissing,
     async close () {
       clearTimeout(retryTimer)
+      stopWatching()
+      tokens.close()
       await upstream.close()
       await store.close()
       await secrets.close()

@@ -82,6 +82,7 @@ export const ConfigSchema = z.object({
   secrets: z.object({
     source: z.enum(['file', 'vault']).default('file'),
     dir: z.string().min(1).default('./secrets'),
+    checkIntervalSeconds: positiveInt.default(60),
     vault: VaultSchema.prefault({})
   }).prefault({}),
   cache: z.object({
@@ -89,7 +90,13 @@ export const ConfigSchema = z.object({
     keyPrefix: z.string().min(1).default('qlik-broker:'),
     encryptionKeys: z.string().min(1).optional(),
     encryptionKeysFile: z.string().min(1).optional(),
-    expiryMarginSeconds: z.coerce.number().int().min(0).default(300)
+    expiryMarginSeconds: z.coerce.number().int().min(0).default(300),
+    refreshWindow: z.string()
+      .regex(/^0?\.\d+-0?\.\d+$/, 'two fractions of a token\'s lifetime, e.g. 0.6-0.8')
+      .transform((window) => { const [from = 0, to = 0] = window.split('-').map(Number); return { from, to } })
+      .refine((window) => window.from > 0 && window.from <= window.to && window.to < 1, 'from must be above 0, at most to, and to below 1')
+      .default({ from: 0.6, to: 0.8 }),
+    mintLeaseMs: positiveInt.default(5_000)
   }).prefault({}),
   qlik: z.object({
     domain: hostname.default('qlikcloud.com'),

@@ -65,7 +65,7 @@ export function createTokenEndpoint (upstream: UpstreamClient, options: { scope?
         try { json = JSON.parse(text) } catch {}
         const parsed = TokenResponseSchema.safeParse(json)
         if (!parsed.success) throw new BrokerError('QB_TOKEN_UNAVAILABLE', `Qlik's token endpoint on ${target.host} answered 200 without a usable token`)
-        return { accessToken: seal(parsed.data.access_token), expiresAt: expiryOf(parsed.data, requestedAt) }
+        return { accessToken: seal(parsed.data.access_token), issuedAt: requestedAt, expiresAt: expiryOf(parsed.data, requestedAt) }
       }
       const { codes, traceId } = readQlikErrors(text)
       const trace = traceId === undefined ? '' : ` (Qlik traceId ${traceId})`

@@ -1,8 +1,12 @@
 import type { CachedToken, TokenStore } from './token-store.js'
 
-/** Process-local store for a single replica without Redis (the demo, tests). */
+/**
+ * Process-local store for a single replica without Redis (the demo, tests).
+ * In-process single-flight already serialises mints, so its lock always succeeds.
+ */
 export function createMemoryTokenStore (now: () => number = Date.now): TokenStore {
   const entries = new Map<string, { token: CachedToken, evictAt: number }>()
+  const set = (key: string, token: CachedToken, ttlMs: number): void => { entries.set(key, { token, evictAt: now() + ttlMs }) }
   return {
     kind: 'memory',
     async get (key) {
@@ -15,11 +19,21 @@ export function createMemoryTokenStore (now: () => number = Date.now): TokenStor
       return entry.token
     },
     async set (key, token, ttlMs) {
-      entries.set(key, { token, evictAt: now() + ttlMs })
+      set(key, token, ttlMs)
     },
     async deleteIfMatches (key, accessToken) {
       if (entries.get(key)?.token.accessToken.reveal() === accessToken) entries.delete(key)
     },
+    async tryLock (key) {
+      return {
+        async commit (token, ttlMs) {
+          set(key, token, ttlMs)
+          return true
+        },
+        async release () {}
+      }
+    },
+    async waitForMint () {},
     async close () {
       entries.clear()
     }

@@ -2,7 +2,6 @@ import type { RegionConfig } from '../config/load-config.js'
 import { BrokerError } from '../http/broker-error.js'
 import type { Logger } from '../observability/logger.js'
 import { ClientRejectedError, type TokenEndpoint } from '../qlik/token-endpoint.js'
-import type { UpstreamTarget } from '../qlik/upstream-client.js'
 import type { RegionCredentials, SecretsSource } from '../secrets/secrets-source.js'
 import { SecretsUnavailableError } from '../secrets/secrets-source.js'
 import type { Sealed } from '../secrets/sealed.js'
@@ -25,12 +24,25 @@ export interface RegionCredentialState {
   detail: string | undefined
 }
 
+/** What happens inside the provider, for metrics. Hosts are reported as given; the observer bounds cardinality. */
+export type TokenEvent =
+  | { type: 'hit', layer: 'process' | 'store' }
+  | { type: 'miss' }
+  | { type: 'mint', region: string, host: string, reason: 'request' | 'refresh' }
+  | { type: 'mint-failed', region: string, host: string }
+  | { type: 'refresh-adopted', region: string, host: string }
+  | { type: 'lock-wait' }
+  | { type: 'store-error' }
+
 export interface TokenProvider {
   /** A token valid for at least the expiry margin, for `host` in `region`. */
   get (region: RegionConfig, host: string, requestId?: string): Promise<TokenLease>
   /** Qlik answered 401 with this token: forget it (only if still cached) so the next get mints. */
   invalidate (lease: TokenLease): Promise<void>
   credentialState (region: string): RegionCredentialState
+  /** Tokens held in process, by key, with their expiry (for gauges). Never the token. */
+  held (): Array<{ region: string, host: string, expiresAt: number }>
+  close (): void
 }
 
 export interface TokenProviderOptions {
@@ -41,53 +53,138 @@ export interface TokenProviderOptions {
   expiryMarginMs: number
   logger: Logger
   now?: () => number
+  random?: () => number
   /** Bound on in-process entries; old keys (rotated secrets, idle tenants) fall out first. */
   maxLocalEntries?: number
   /** First back-off after the client was rejected; doubles up to 5 minutes. */
   rejectedBackoffMs?: number
+  /** A token in use is replaced in the background at this fraction of its lifetime (random in the window, per replica). */
+  refreshWindow?: { from: number, to: number }
+  /** Lease of the cross-replica mint lock; a holder that dies is taken over after it. */
+  mintLeaseMs?: number
+  /** How long a request waits for another replica's mint before minting itself. */
+  mintWaitMs?: number
+  onEvent?: (event: TokenEvent) => void
 }
 
 const MAX_REJECTED_BACKOFF_MS = 5 * 60_000
+const STORE_WARNING_INTERVAL_MS = 30_000
+
+interface Held {
+  token: CachedToken
+  region: RegionConfig
+  host: string
+  lastUsed: number
+  refreshTimer: NodeJS.Timeout | undefined
+}
 
 /**
  * Tokens per (region, host, client id, secret version): first the
  * in-process cache (no I/O on the hot path), then the shared store, then one
- * mint per key per process. A store outage degrades to process-local caching;
- * it never fails a request that Qlik could serve.
+ * mint per key across all replicas (a Redis lock with a fenced, renewed
+ * lease; waiters wake when the mint lands). Tokens in use are refreshed
+ * ahead of expiry in the background, so steady-state requests never wait. A
+ * store outage degrades to process-local caching and minting; it never
+ * fails a request that Qlik could serve.
  */
 export function createTokenProvider (options: TokenProviderOptions): TokenProvider {
   const { secrets, store, endpoint, logger } = options
   const now = options.now ?? Date.now
+  const random = options.random ?? Math.random
   const maxLocalEntries = options.maxLocalEntries ?? 10_000
-  const local = new Map<string, CachedToken>()
+  const refreshWindow = options.refreshWindow ?? { from: 0.6, to: 0.8 }
+  const mintLeaseMs = options.mintLeaseMs ?? 5_000
+  const mintWaitMs = options.mintWaitMs ?? 30_000
+  const emit = options.onEvent ?? (() => {})
+  const local = new Map<string, Held>()
   const singleFlight = createSingleFlight<CachedToken>()
   const states = new Map<string, RegionCredentialState & { rejectedVersion?: string, backoffMs: number }>()
+  let lastStoreWarning = 0
+  let closed = false
 
   const usable = (token: CachedToken | undefined): token is CachedToken => token !== undefined && token.expiresAt - options.expiryMarginMs > now()
 
-  function remember (key: string, token: CachedToken): void {
-    local.delete(key)
-    local.set(key, token)
-    if (local.size > maxLocalEntries) {
-      const oldest = local.keys().next().value
-      if (oldest !== undefined) local.delete(oldest)
+  function storeFailed (error: unknown, what: string): void {
+    emit({ type: 'store-error' })
+    if (now() - lastStoreWarning > STORE_WARNING_INTERVAL_MS) {
+      lastStoreWarning = now()
+      logger.warn({ err: (error as Error).message, store: store.kind }, `token store unavailable (${what}); using the in-process cache and minting locally`)
     }
   }
 
-  function setState (region: string, status: CredentialStatus, detail?: string, retryAt?: number, rejectedVersion?: string): void {
+  function forget (key: string): void {
+    const held = local.get(key)
+    if (held === undefined) return
+    clearTimeout(held.refreshTimer)
+    local.delete(key)
+  }
+
+  function remember (key: string, region: RegionConfig, host: string, token: CachedToken): void {
+    const previous = local.get(key)
+    clearTimeout(previous?.refreshTimer)
+    local.delete(key)
+    const held: Held = { token, region, host, lastUsed: previous?.lastUsed ?? now(), refreshTimer: undefined }
+    local.set(key, held)
+    if (local.size > maxLocalEntries) {
+      const oldest = local.keys().next().value
+      if (oldest !== undefined) forget(oldest)
+    }
+    scheduleRefresh(key, held)
+  }
+
+  function scheduleRefresh (key: string, held: Held): void {
+    if (closed) return
+    const { token } = held
+    const lifetime = token.expiresAt - token.issuedAt
+    const fraction = refreshWindow.from + random() * (refreshWindow.to - refreshWindow.from)
+    const latest = token.expiresAt - options.expiryMarginMs - Math.min(1_000, lifetime * 0.05)
+    const at = Math.min(token.issuedAt + lifetime * fraction, latest)
+    held.refreshTimer = setTimeout(() => { refresh(key, held).catch(() => {}) }, Math.max(0, at - now()))
+    held.refreshTimer.unref()
+  }
+
+  async function refresh (key: string, held: Held): Promise<void> {
+    if (local.get(key) !== held || closed) return
+    // Idle keys (no request during this token's life) are let go, not refreshed forever.
+    if (held.lastUsed < held.token.issuedAt) {
+      forget(key)
+      return
+    }
+    try {
+      const credentials = await secrets.get(held.region.code)
+      if (cacheKey(held.region.code, held.host, credentials) !== key) {
+        forget(key)
+        return
+      }
+      const token = await singleFlight(key, async () => obtain(key, held.region, held.host, credentials, undefined, 'refresh', held.token.expiresAt))
+      if (local.get(key) === held) remember(key, held.region, held.host, token)
+    } catch (error) {
+      const left = held.token.expiresAt - options.expiryMarginMs - now()
+      logger.warn({ region: held.region.code, host: held.host, err: (error as Error).message }, 'background token refresh failed; the current token stays in use')
+      if (left > 2_000 && local.get(key) === held) {
+        held.refreshTimer = setTimeout(() => { refresh(key, held).catch(() => {}) }, Math.min(10_000, left / 2))
+        held.refreshTimer.unref()
+      }
+    }
+  }
+
+  function setState (region: string, status: CredentialStatus, detail?: string, rejectedVersion?: string): void {
     const previous = states.get(region)
-    const backoffMs = status === 'rejected' ? Math.min((previous?.status === 'rejected' ? previous.backoffMs * 2 : options.rejectedBackoffMs ?? 30_000), MAX_REJECTED_BACKOFF_MS) : 0
+    const backoffMs = status === 'rejected'
+      ? Math.min(previous?.status === 'rejected' ? previous.backoffMs * 2 : options.rejectedBackoffMs ?? 30_000, MAX_REJECTED_BACKOFF_MS)
+      : 0
     states.set(region, {
       status,
       since: previous?.status === status ? previous.since : now(),
-      retryAt: status === 'rejected' ? (retryAt ?? now() + backoffMs) : undefined,
+      retryAt: status === 'rejected' ? now() + backoffMs : undefined,
       detail,
       backoffMs,
       ...(rejectedVersion === undefined ? {} : { rejectedVersion })
     })
     if (previous?.status !== status) {
-      const log = status === 'ok' ? logger.info.bind(logger) : logger.warn.bind(logger)
-      log({ region, credentialStatus: status, detail }, `regional client credentials: ${status}`)
+      const fields = { region, credentialStatus: status, detail }
+      if (status === 'ok') logger.info(fields, `regional client credentials: ${status}`)
+      else logger.warn(fields, `regional client credentials: ${status}`)
     }
   }
 
@@ -110,33 +207,27 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       const token = await store.get(key)
       return usable(token) ? token : undefined
     } catch (error) {
-      logger.warn({ err: (error as Error).message, store: store.kind }, 'token store unavailable; using the in-process cache')
+      storeFailed(error, 'read')
       return undefined
     }
   }
 
-  async function toStore (key: string, token: CachedToken): Promise<void> {
-    try {
-      await store.set(key, token, token.expiresAt - options.expiryMarginMs - now())
-    } catch (error) {
-      logger.warn({ err: (error as Error).message, store: store.kind }, 'token store unavailable; token kept in process only')
-    }
-  }
-
-  async function mint (region: RegionConfig, target: UpstreamTarget, credentials: RegionCredentials, requestId: string | undefined): Promise<{ token: CachedToken, key: string }> {
+  /** Mints with the current secret; when Qlik rejects the client, reads the secret again once. */
+  async function mint (region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh'): Promise<{ token: CachedToken, credentials: RegionCredentials }> {
     const state = states.get(region.code)
     if (state?.status === 'rejected' && state.rejectedVersion === credentials.version && (state.retryAt ?? 0) > now()) {
-      throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}"; minting paused until ${new Date(state.retryAt ?? 0).toISOString()} (a new secret in the secrets store is picked up at once)`,
-        { headers: { 'retry-after': String(Math.ceil(((state.retryAt ?? 0) - now()) / 1000)) } })
+      throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}"; minting paused until ${new Date(state.retryAt ?? 0).toISOString()} (a new secret in the secrets store is used at once)`,
+        { headers: { 'retry-after': String(Math.max(1, Math.ceil(((state.retryAt ?? 0) - now()) / 1000))) } })
     }
     try {
-      const token = await endpoint.mint(target, credentials, requestId)
+      const token = await endpoint.mint({ host, origin: region.upstreamOrigin }, credentials, requestId)
       setState(region.code, 'ok')
-      logger.info({ region: region.code, host: target.host, expiresAt: new Date(token.expiresAt).toISOString() }, 'minted access token')
-      return { token, key: cacheKey(region.code, target.host, credentials) }
+      emit({ type: 'mint', region: region.code, host, reason })
+      logger.info({ region: region.code, host, reason, expiresAt: new Date(token.expiresAt).toISOString() }, 'minted access token')
+      return { token, credentials }
     } catch (error) {
+      emit({ type: 'mint-failed', region: region.code, host })
       if (!(error instanceof ClientRejectedError)) throw error
-      // The secret may have been rotated in My Qlik and in the store: read it again once.
       let fresh: RegionCredentials
       try {
         fresh = await secrets.refresh(region.code)
@@ -145,10 +236,72 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       }
       if (fresh.version !== credentials.version) {
         logger.info({ region: region.code, version: fresh.version }, 'Qlik rejected the client; a new secret version was found, minting with it')
-        return await mint(region, target, fresh, requestId)
+        return await mint(region, host, fresh, requestId, reason)
       }
-      setState(region.code, 'rejected', error.message, undefined, credentials.version)
+      setState(region.code, 'rejected', error.message, credentials.version)
       throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}" and the secrets store has no newer secret`, { cause: error })
+    }
+  }
+
+  async function storeMinted (key: string, region: RegionConfig, host: string, minted: { token: CachedToken, credentials: RegionCredentials }, commit: ((token: CachedToken, ttlMs: number) => Promise<boolean>) | undefined): Promise<CachedToken> {
+    const mintedKey = cacheKey(region.code, host, minted.credentials)
+    const ttlMs = minted.token.expiresAt - options.expiryMarginMs - now()
+    try {
+      if (mintedKey === key && commit !== undefined) {
+        if (!await commit(minted.token, ttlMs)) logger.warn({ region: region.code, host }, 'mint lock lease was lost before the token was stored; kept in process only')
+      } else {
+        await store.set(mintedKey, minted.token, ttlMs)
+      }
+    } catch (error) {
+      storeFailed(error, 'write')
+    }
+    if (mintedKey !== key) remember(mintedKey, region, host, minted.token)
+    return minted.token
+  }
+
+  /**
+   * The shared token for `key`, minted here only if no replica has one:
+   * read the store, else take the lock and mint, else wait for the holder.
+   * `newerThan` makes a refresh ignore the token it is replacing.
+   */
+  async function obtain (key: string, region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh', newerThan = 0): Promise<CachedToken> {
+    const deadline = now() + mintWaitMs
+    for (;;) {
+      const shared = await fromStore(key)
+      if (shared !== undefined && shared.expiresAt > newerThan) {
+        emit(reason === 'refresh' ? { type: 'refresh-adopted', region: region.code, host } : { type: 'hit', layer: 'store' })
+        return shared
+      }
+      let lock
+      try {
+        lock = await store.tryLock(key, mintLeaseMs)
+      } catch (error) {
+        storeFailed(error, 'lock')
+        return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), undefined)
+      }
+      if (lock !== undefined) {
+        try {
+          const landed = await fromStore(key)
+          if (landed !== undefined && landed.expiresAt > newerThan) {
+            await lock.release()
+            return landed
+          }
+          return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), lock.commit)
+        } catch (error) {
+          await lock.release().catch(() => {})
+          throw error
+        }
+      }
+      if (now() >= deadline) {
+        logger.warn({ region: region.code, host }, 'another replica held the mint lock too long; minting here')
+        return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), undefined)
+      }
+      emit({ type: 'lock-wait' })
+      try {
+        await store.waitForMint(key, Math.min(mintLeaseMs, deadline - now()))
+      } catch (error) {
+        storeFailed(error, 'wait')
+      }
     }
   }
 
@@ -156,31 +309,27 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     async get (region, host, requestId) {
       const credentials = await credentialsFor(region.code)
       const key = cacheKey(region.code, host, credentials)
-      const cached = local.get(key)
-      if (usable(cached)) return { ...cached, cacheKey: key }
-
-      const token = await singleFlight(key, async () => {
-        const shared = await fromStore(key)
-        if (shared !== undefined) return shared
-        const minted = await mint(region, { host, origin: region.upstreamOrigin }, credentials, requestId)
-        if (minted.key === key) await toStore(key, minted.token)
-        else {
-          await toStore(minted.key, minted.token)
-          remember(minted.key, minted.token)
-        }
-        return minted.token
-      })
-      remember(key, token)
-      return { ...token, cacheKey: key }
+      const held = local.get(key)
+      if (held !== undefined && usable(held.token)) {
+        held.lastUsed = now()
+        emit({ type: 'hit', layer: 'process' })
+        return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, cacheKey: key }
+      }
+      emit({ type: 'miss' })
+      const token = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
+      if (local.get(key)?.token !== token) remember(key, region, host, token)
+      const entry = local.get(key)
+      if (entry !== undefined) entry.lastUsed = now()
+      return { accessToken: token.accessToken, expiresAt: token.expiresAt, cacheKey: key }
     },
 
     async invalidate (lease) {
-      const cached = local.get(lease.cacheKey)
-      if (cached?.accessToken.reveal() === lease.accessToken.reveal()) local.delete(lease.cacheKey)
+      const held = local.get(lease.cacheKey)
+      if (held?.token.accessToken.reveal() === lease.accessToken.reveal()) forget(lease.cacheKey)
       try {
         await store.deleteIfMatches(lease.cacheKey, lease.accessToken.reveal())
       } catch (error) {
-        logger.warn({ err: (error as Error).message }, 'token store unavailable; invalidated in process only')
+        storeFailed(error, 'invalidate')
       }
     },
 
@@ -188,6 +337,15 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       const state = states.get(region)
       if (state === undefined) return { status: 'unknown', since: undefined, retryAt: undefined, detail: undefined }
       return { status: state.status, since: state.since, retryAt: state.retryAt, detail: state.detail }
+    },
+
+    held () {
+      return [...local.values()].map((entry) => ({ region: entry.region.code, host: entry.host, expiresAt: entry.token.expiresAt }))
+    },
+
+    close () {
+      closed = true
+      for (const key of [...local.keys()]) forget(key)
     }
   }
 }

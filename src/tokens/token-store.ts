@@ -2,8 +2,22 @@ import type { Sealed } from '../secrets/sealed.js'
 
 export interface CachedToken {
   accessToken: Sealed
+  /** When it was minted (epoch ms); with expiresAt it gives the lifetime, for refresh-ahead. */
+  issuedAt: number
   /** When Qlik says the token expires (epoch ms). */
   expiresAt: number
+}
+
+/** The right to mint one key's token, held by one replica at a time. */
+export interface MintLock {
+  /**
+   * Stores the token only while this lock is still held (the fence), then
+   * releases the lock and wakes the replicas waiting for it. False when the
+   * lease was lost meanwhile: the token was not stored.
+   */
+  commit (token: CachedToken, ttlMs: number): Promise<boolean>
+  /** Gives the lock up without storing anything (the mint failed). */
+  release (): Promise<void>
 }
 
 /**
@@ -17,5 +31,13 @@ export interface TokenStore {
   set (key: string, token: CachedToken, ttlMs: number): Promise<void>
   /** Removes the entry, but only while it still holds `accessToken` (a 401 must not evict a newer token). */
   deleteIfMatches (key: string, accessToken: string): Promise<void>
+  /**
+   * Takes the lock for minting `key` across every replica sharing the store,
+   * with a lease renewed while it is held (a holder that dies loses it when
+   * the lease runs out). Undefined when another holder has it.
+   */
+  tryLock (key: string, leaseMs: number): Promise<MintLock | undefined>
+  /** Resolves when the holder of `key`'s lock commits or gives up, or after `timeoutMs`. */
+  waitForMint (key: string, timeoutMs: number): Promise<void>
   close (): Promise<void>
 }

@@ -67,7 +67,7 @@ await describe('tenant lifecycle routes', async () => {
 
     const client = redis.client()
     const dump = await redisDump(client)
-    assert.match(dump, /token:eu:register\.eu\.qlikcloud\.com:/, 'the register token is cached in Redis')
+    assert.match(dump, /token:\{eu:register\.eu\.qlikcloud\.com:/, 'the register token is cached in Redis')
     assertNoLeak({ logs: stack.logs.text(), responses: responses.join('\n'), redis: dump }, sensitiveValues(stack))
   })
 
