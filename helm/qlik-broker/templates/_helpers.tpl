@@ -1,0 +1,147 @@
+{{/*
+Copyright qlik-broker authors. SPDX-License-Identifier: Apache-2.0
+*/}}
+
+{{/* Chart name, truncated to 63 characters (DNS label). */}}
+{{- define "qlik-broker.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name, truncated to 63 characters. The release name is
+used alone when it already contains the chart name.
+*/}}
+{{- define "qlik-broker.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart name and version, as used by the helm.sh/chart label. */}}
+{{- define "qlik-broker.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Common labels. */}}
+{{- define "qlik-broker.labels" -}}
+helm.sh/chart: {{ include "qlik-broker.chart" . }}
+{{ include "qlik-broker.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels: name and instance only, selectors are immutable. */}}
+{{- define "qlik-broker.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "qlik-broker.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Name of the ServiceAccount (the identity Vault's Kubernetes role is bound to). */}}
+{{- define "qlik-broker.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "qlik-broker.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference: the digest wins over the tag; the tag defaults to appVersion. */}}
+{{- define "qlik-broker.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Label that lets a pod of the release namespace call the broker through the NetworkPolicy. */}}
+{{- define "qlik-broker.clientLabel" -}}
+{{ include "qlik-broker.fullname" . }}-client
+{{- end }}
+
+{{/* Secrets the operator provides (never rendered unless devSecret.create). */}}
+{{- define "qlik-broker.redisSecretName" -}}
+{{- default (include "qlik-broker.fullname" .) .Values.redis.existingSecret }}
+{{- end }}
+
+{{- define "qlik-broker.cacheKeysSecretName" -}}
+{{- default (include "qlik-broker.fullname" .) .Values.cacheEncryption.existingSecret }}
+{{- end }}
+
+{{/* Mount points. */}}
+{{- define "qlik-broker.configDir" -}}/etc/qlik-broker/config{{- end }}
+{{- define "qlik-broker.cacheKeysDir" -}}/etc/qlik-broker/cache-keys{{- end }}
+{{- define "qlik-broker.vaultCaDir" -}}/etc/qlik-broker/vault-ca{{- end }}
+{{- define "qlik-broker.vaultTokenDir" -}}/var/run/secrets/vault{{- end }}
+{{- define "qlik-broker.agentSecretsDir" -}}/vault/secrets{{- end }}
+
+{{/*
+KV v2 API path (mount/data/path) of a region's secret, for the Vault Agent
+template. Takes (dict "root" $ "region" $region).
+*/}}
+{{- define "qlik-broker.regionSecretApiPath" -}}
+{{- $vault := .root.Values.vault }}
+{{- $path := default (replace "{region}" .region.code $vault.secretPathTemplate) .region.secretPath }}
+{{- printf "%s/data/%s" (trimSuffix "/" $vault.kvMount) (trimPrefix "/" $path) }}
+{{- end }}
+
+{{/*
+Contents of BROKER_CONFIG_FILE. With the agent the broker reads files named
+<region>.json, so `secretPath` (a Vault path) is left out of the file: it
+only feeds the agent template.
+*/}}
+{{- define "qlik-broker.configFile" -}}
+{{- $config := dict "callers" .Values.callers }}
+{{- if .Values.regions }}
+{{- $regions := list }}
+{{- range .Values.regions }}
+{{- if eq $.Values.vault.mode "agent" }}
+{{- $regions = append $regions (omit . "secretPath") }}
+{{- else }}
+{{- $regions = append $regions . }}
+{{- end }}
+{{- end }}
+{{- $_ := set $config "regions" $regions }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+Value combinations the schema cannot express. Fails the render with a
+message naming the values key.
+*/}}
+{{- define "qlik-broker.validate" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if and (not .Values.image.digest) (eq $tag "latest") }}
+{{- fail "image.tag: use a fixed version or image.digest, never \"latest\"" }}
+{{- end }}
+{{- if and (not .Values.redis.enabled) (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
+{{- fail "redis.enabled=false keeps tokens, idempotency records and the tenant registry in one process: set replicaCount to 1 and autoscaling.enabled to false, or enable Redis" }}
+{{- end }}
+{{- $drainSeconds := add (int .Values.preStopSleepSeconds) (div (add (int .Values.shutdownGraceMs) 999) 1000) }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (int $drainSeconds) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + shutdownGraceMs/1000 (%d): the kubelet would kill the broker mid-drain" (int .Values.terminationGracePeriodSeconds) (int $drainSeconds)) }}
+{{- end }}
+{{- if and (eq .Values.vault.mode "agent") (not .Values.regions) }}
+{{- fail "vault.mode=agent renders one file per region: list them in regions (e.g. regions: [{code: eu}, {code: us}])" }}
+{{- end }}
+{{- if and (eq .Values.vault.mode "kubernetes") (not .Values.vault.address) }}
+{{- fail "vault.address is required with vault.mode=kubernetes" }}
+{{- end }}
+{{- if and .Values.devSecret.create (or (not .Values.devSecret.redisUrl) (not .Values.devSecret.cacheEncryptionKeys)) }}
+{{- fail "devSecret.create=true needs devSecret.redisUrl and devSecret.cacheEncryptionKeys" }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+{{- end }}
