@@ -46,8 +46,15 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
 
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
+  let closing = false
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  app.addHook('preClose', async () => { deps.readiness.markClosing() })
+  // Requests in flight when the drain starts still finish; their keep-alive
+  // connections must not hold the server open afterwards.
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  app.addHook('preClose', async () => {
+    closing = true
+    deps.readiness.markClosing()
+  })
 
   await app.register(errorHandler)
   await app.register(authentication, { verifier: deps.verifier })

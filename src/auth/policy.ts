@@ -47,8 +47,9 @@ export function evaluatePolicy (caller: Caller, request: PolicyRequest): PolicyD
       if (!grant.actions.includes(request.action)) continue
       if (!grantCoversTenant(grant, request.tenants, request.action)) continue
     } else {
-      const method = request.method === 'HEAD' ? 'GET' : request.method
-      if (!tenantApiRules(grant).some((rule) => (rule.methods === '*' || rule.methods.has(method)) && rule.matches(request.path))) continue
+      // HEAD is a GET without a body: a GET grant covers it.
+      const methodAllowed = (methods: Set<string> | '*'): boolean => methods === '*' || methods.has(request.method) || (request.method === 'HEAD' && methods.has('GET'))
+      if (!tenantApiRules(grant).some((rule) => methodAllowed(rule.methods) && rule.matches(request.path))) continue
       if (!grantCoversTenant(grant, request.tenants)) continue
     }
     return { allowed: true, grantIndex: index, reason: `grant #${index + 1}` }
@@ -62,6 +63,7 @@ export function mayAllowForSomeTenant (caller: Caller, request: PolicyRequest): 
   const anyTenant: PolicyRequest = { ...request, tenants: [] }
   return caller.grants.some((grant) => {
     if (grant.tenants === '*') return evaluatePolicy({ ...caller, grants: [grant] }, anyTenant).allowed
+    if (request.kind === 'action' && request.action === 'tenants:create') return false
     return evaluatePolicy({ ...caller, grants: [{ ...grant, tenants: '*' }] }, anyTenant).allowed
   })
 }

@@ -52,7 +52,15 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, o
   }
   for (const issue of crossFieldProblems(parsed.success ? parsed.data : raw)) problems.push(describeIssue(issue, configFile))
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
-  return Object.freeze({ ...parsed.data, regions: resolveRegions(parsed.data) })
+  return deepFreeze({ ...parsed.data, regions: resolveRegions(parsed.data) })
+}
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function readConfigFile (path: string, problems: string[]): Record<string, unknown> | undefined {
@@ -104,7 +112,7 @@ function setPath (target: Record<string, unknown>, dotted: string, value: string
 
 function resolveRegions (config: ParsedConfig): RegionConfig[] {
   const entries: RegionEntry[] = config.regions ?? config.qlik.regions.map((code) => ({ code }))
-  return entries.map((entry) => Object.freeze({
+  return entries.map((entry) => ({
     code: entry.code,
     registerHost: entry.registerHost ?? `register.${entry.code}.${config.qlik.domain}`,
     tenantDomain: entry.tenantDomain ?? `${entry.code}.${config.qlik.domain}`,

@@ -1,7 +1,9 @@
 import { z } from 'zod'
 
-const port = z.coerce.number().int().min(0).max(65535)
-const positiveInt = z.coerce.number().int().positive()
+/** Numbers from the environment: a blank value is an error, not 0. */
+const envNumber = (schema: z.ZodNumber): z.ZodType<number> => z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? Number.NaN : value), z.coerce.number().pipe(schema)) as unknown as z.ZodType<number>
+const port = envNumber(z.number().int().min(0).max(65535))
+const positiveInt = envNumber(z.number().int().positive())
 const flag = z.stringbool()
 
 export const DEFAULT_REGIONS = ['us', 'eu', 'de', 'uk', 'sg', 'ap', 'jp'] as const
@@ -17,7 +19,12 @@ export type TenantAction = typeof TENANT_ACTIONS[number]
 
 const regionCode = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a region code is lowercase letters, digits or dashes')
 const hostname = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, 'a lowercase DNS name')
-const origin = z.url({ protocol: /^https?$/ }).refine((value) => new URL(value).pathname === '/', 'an origin (scheme, host, optional port) without a path')
+/** `scheme://host[:port]` and nothing else: no path, query, fragment or credentials. */
+const origin = z.string().refine((value) => {
+  if (!URL.canParse(value)) return false
+  const url = new URL(value)
+  return /^https?:$/.test(url.protocol) && url.origin === value.replace(/\/$/, '')
+}, 'an http(s) origin: scheme, host and optional port, nothing else')
 
 export const RegionSchema = z.strictObject({
   code: regionCode,
@@ -90,7 +97,7 @@ export const ConfigSchema = z.object({
     keyPrefix: z.string().min(1).default('qlik-broker:'),
     encryptionKeys: z.string().min(1).optional(),
     encryptionKeysFile: z.string().min(1).optional(),
-    expiryMarginSeconds: z.coerce.number().int().min(0).default(300),
+    expiryMarginSeconds: envNumber(z.number().int().min(0)).default(300),
     refreshWindow: z.string()
       .regex(/^0?\.\d+-0?\.\d+$/, 'two fractions of a token\'s lifetime, e.g. 0.6-0.8')
       .transform((window) => { const [from = 0, to = 0] = window.split('-').map(Number); return { from, to } })
@@ -150,7 +157,7 @@ export function crossFieldProblems (config: unknown): ConfigProblem[] {
   const qlikRegions = asObject(root?.qlik)?.regions
   const regionCodes = fromFile
     ? asArray(root?.regions).map((region) => asObject(region)?.code)
-    : (typeof qlikRegions === 'string' ? qlikRegions.split(',').map((code) => code.trim()) : asArray(qlikRegions))
+    : (typeof qlikRegions === 'string' ? qlikRegions.split(',').map((code) => code.trim()) : (qlikRegions === undefined ? [...DEFAULT_REGIONS] : asArray(qlikRegions)))
   const seen = new Set<unknown>()
   regionCodes.forEach((code, index) => {
     if (seen.has(code)) problems.push({ path: fromFile ? ['regions', index, 'code'] : ['qlik', 'regions'], message: `region "${String(code)}" is listed twice` })

@@ -1,6 +1,6 @@
 import { BrokerError } from '../http/broker-error.js'
 
-const ALLOWED_PATH = /^\/api\/v1(\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)*\/?$/
+const ALLOWED_PATH = /^\/api\/v1(\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)*\/?$/
 const FORBIDDEN_ENCODINGS = /%(2f|5c|2e|00|25)/i
 
 /**

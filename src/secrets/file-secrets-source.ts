@@ -101,6 +101,10 @@ export function createFileSecretsSource (options: FileSecretsSourceOptions): Sec
       try {
         const { fingerprint } = await locate(region)
         if (fingerprint !== entry.fingerprint) await singleFlight(region)
+        else {
+          reachable = true
+          lastError = undefined
+        }
       } catch (error) {
         // The file vanished or broke: keep serving what was read, say so.
         reachable = false

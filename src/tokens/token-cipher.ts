@@ -2,6 +2,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 
 const ALGORITHM = 'aes-256-gcm'
 const FORMAT = 'v1'
+const IV_BYTES = 12
+const TAG_BYTES = 16
 
 export interface CipherKey {
   id: string
@@ -48,8 +50,8 @@ export function createTokenCipher (keys: readonly CipherKey[]): TokenCipher {
   return {
     activeKeyId: active.id,
     encrypt (plaintext, context) {
-      const iv = randomBytes(12)
-      const cipher = createCipheriv(ALGORITHM, active.key, iv)
+      const iv = randomBytes(IV_BYTES)
+      const cipher = createCipheriv(ALGORITHM, active.key, iv, { authTagLength: TAG_BYTES })
       cipher.setAAD(Buffer.from(`${active.id}|${context}`))
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
       return [FORMAT, active.id, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.')
@@ -58,11 +60,14 @@ export function createTokenCipher (keys: readonly CipherKey[]): TokenCipher {
       const [format, keyId, iv, body, tag] = sealed.split('.')
       if (format !== FORMAT || keyId === undefined || iv === undefined || body === undefined || tag === undefined) return undefined
       const key = byId.get(keyId)
-      if (key === undefined) return undefined
+      const ivBytes = Buffer.from(iv, 'base64url')
+      const tagBytes = Buffer.from(tag, 'base64url')
+      // A shortened tag would make forgery far easier: accept only full-length ones.
+      if (key === undefined || ivBytes.length !== IV_BYTES || tagBytes.length !== TAG_BYTES) return undefined
       try {
-        const decipher = createDecipheriv(ALGORITHM, key, Buffer.from(iv, 'base64url'))
+        const decipher = createDecipheriv(ALGORITHM, key, ivBytes, { authTagLength: TAG_BYTES })
         decipher.setAAD(Buffer.from(`${keyId}|${context}`))
-        decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+        decipher.setAuthTag(tagBytes)
         return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8')
       } catch {
         return undefined

@@ -70,6 +70,12 @@ export interface TokenProviderOptions {
 const MAX_REJECTED_BACKOFF_MS = 5 * 60_000
 const STORE_WARNING_INTERVAL_MS = 30_000
 
+/** A token and the key it is cached under (a rotated secret moves it to a new key). */
+interface Obtained {
+  token: CachedToken
+  key: string
+}
+
 interface Held {
   token: CachedToken
   region: RegionConfig
@@ -97,7 +103,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   const mintWaitMs = options.mintWaitMs ?? 30_000
   const emit = options.onEvent ?? (() => {})
   const local = new Map<string, Held>()
-  const singleFlight = createSingleFlight<CachedToken>()
+  const singleFlight = createSingleFlight<Obtained>()
   const states = new Map<string, RegionCredentialState & { rejectedVersion?: string, backoffMs: number }>()
   let lastStoreWarning = 0
   let closed = false
@@ -156,8 +162,9 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
         forget(key)
         return
       }
-      const token = await singleFlight(key, async () => obtain(key, held.region, held.host, credentials, undefined, 'refresh', held.token.expiresAt))
-      if (local.get(key) === held) remember(key, held.region, held.host, token)
+      const obtained = await singleFlight(key, async () => obtain(key, held.region, held.host, credentials, undefined, 'refresh', held.token.expiresAt))
+      if (obtained.key !== key) forget(key)
+      else if (local.get(key) === held) remember(key, held.region, held.host, obtained.token)
     } catch (error) {
       const left = held.token.expiresAt - options.expiryMarginMs - now()
       logger.warn({ region: held.region.code, host: held.host, err: (error as Error).message }, 'background token refresh failed; the current token stays in use')
@@ -243,7 +250,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     }
   }
 
-  async function storeMinted (key: string, region: RegionConfig, host: string, minted: { token: CachedToken, credentials: RegionCredentials }, commit: ((token: CachedToken, ttlMs: number) => Promise<boolean>) | undefined): Promise<CachedToken> {
+  async function storeMinted (key: string, region: RegionConfig, host: string, minted: { token: CachedToken, credentials: RegionCredentials }, commit: ((token: CachedToken, ttlMs: number) => Promise<boolean>) | undefined): Promise<Obtained> {
     const mintedKey = cacheKey(region.code, host, minted.credentials)
     const ttlMs = minted.token.expiresAt - options.expiryMarginMs - now()
     try {
@@ -256,7 +263,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       storeFailed(error, 'write')
     }
     if (mintedKey !== key) remember(mintedKey, region, host, minted.token)
-    return minted.token
+    return { token: minted.token, key: mintedKey }
   }
 
   /**
@@ -264,13 +271,13 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
    * read the store, else take the lock and mint, else wait for the holder.
    * `newerThan` makes a refresh ignore the token it is replacing.
    */
-  async function obtain (key: string, region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh', newerThan = 0): Promise<CachedToken> {
+  async function obtain (key: string, region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh', newerThan = 0): Promise<Obtained> {
     const deadline = now() + mintWaitMs
     for (;;) {
       const shared = await fromStore(key)
       if (shared !== undefined && shared.expiresAt > newerThan) {
         emit(reason === 'refresh' ? { type: 'refresh-adopted', region: region.code, host } : { type: 'hit', layer: 'store' })
-        return shared
+        return { token: shared, key }
       }
       let lock
       try {
@@ -284,7 +291,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
           const landed = await fromStore(key)
           if (landed !== undefined && landed.expiresAt > newerThan) {
             await lock.release()
-            return landed
+            return { token: landed, key }
           }
           return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), lock.commit)
         } catch (error) {
@@ -316,11 +323,11 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
         return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, cacheKey: key }
       }
       emit({ type: 'miss' })
-      const token = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
-      if (local.get(key)?.token !== token) remember(key, region, host, token)
-      const entry = local.get(key)
+      const obtained = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
+      if (local.get(obtained.key)?.token !== obtained.token) remember(obtained.key, region, host, obtained.token)
+      const entry = local.get(obtained.key)
       if (entry !== undefined) entry.lastUsed = now()
-      return { accessToken: token.accessToken, expiresAt: token.expiresAt, cacheKey: key }
+      return { accessToken: obtained.token.accessToken, expiresAt: obtained.token.expiresAt, cacheKey: obtained.key }
     },
 
     async invalidate (lease) {
