@@ -23,6 +23,7 @@ export async function startRedisServer (): Promise<RedisServer> {
   const clients: Redis[] = []
 
   async function start (): Promise<void> {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) return
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' })
     await new Promise<void>((resolve, reject) => {
       child?.once('error', (error) => { reject(new Error(`cannot start redis-server (${error.message}); install it: apt-get install -y redis-server`)) })
@@ -61,6 +62,7 @@ export async function startRedisServer (): Promise<RedisServer> {
     port,
     client () {
       const client = new Redis({ port, host: '127.0.0.1' })
+      client.on('error', () => {})
       clients.push(client)
       return client
     },

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApiKey } from '../../src/auth/api-keys.js'
+import { createQlikSimulator, type QlikSimulator, type QlikSimulatorOptions } from '../../src/simulator/index.js'
+import { createCipherKeySpec } from '../../src/tokens/token-cipher.js'
+import { startBrokerProcess, waitUntilReady, type BrokerProcess } from './broker-process.js'
+import type { RedisServer } from './redis-server.js'
+
+export const CLUSTER_CLIENTS = [
+  { region: 'eu', clientId: 'cluster-eu-client', clientSecret: 'cluster-eu-secret-0123456789' },
+  { region: 'us', clientId: 'cluster-us-client', clientSecret: 'cluster-us-secret-0123456789' }
+]
+
+export interface Cluster {
+  brokers: BrokerProcess[]
+  simulator: QlikSimulator
+  key: string
+  workDir: string
+  env: Record<string, string>
+  callers: unknown
+  /** Starts one more replica with the same configuration. */
+  addBroker (): Promise<BrokerProcess>
+  close (): Promise<void>
+}
+
+/**
+ * K broker processes sharing one redis-server and one Qlik simulator, with
+ * local secret files (or whatever `env` says), and one admin caller.
+ */
+export async function startCluster (options: { replicas: number, redis: RedisServer, env?: Record<string, string>, simulator?: QlikSimulatorOptions, secretFiles?: boolean }): Promise<Cluster> {
+  const simulator = await createQlikSimulator({ clients: CLUSTER_CLIENTS, ...options.simulator })
+  const workDir = mkdtempSync(join(tmpdir(), 'qlik-broker-cluster-'))
+  if (options.secretFiles !== false) {
+    for (const client of CLUSTER_CLIENTS) writeFileSync(join(workDir, `${client.region}.json`), JSON.stringify({ client_id: client.clientId, client_secret: client.clientSecret }))
+  }
+  const { key, hash } = createApiKey()
+  const callers = [{ name: 'load', apiKeyHashes: [hash], grants: [{ regions: '*', actions: ['tenants:create', 'tenants:read'], tenantApi: ['* /api/v1/**'] }] }]
+  const env = {
+    SECRETS_SOURCE: 'file',
+    SECRETS_DIR: workDir,
+    QLIK_REGIONS: CLUSTER_CLIENTS.map((client) => client.region).join(','),
+    QLIK_UPSTREAM_ORIGIN: simulator.url,
+    REDIS_URL: options.redis.url,
+    REDIS_KEY_PREFIX: `qb-cluster-${Date.now()}:`,
+    CACHE_ENCRYPTION_KEYS: createCipherKeySpec('cluster'),
+    ...options.env
+  }
+  const brokers: BrokerProcess[] = []
+  const addBroker = async (): Promise<BrokerProcess> => {
+    const broker = await startBrokerProcess({ env, callers, workDir, name: `broker-${brokers.length}` })
+    brokers.push(broker)
+    return broker
+  }
+  await Promise.all(Array.from({ length: options.replicas }, addBroker))
+  await Promise.all(brokers.map(async (broker) => waitUntilReady(broker.url)))
+  return {
+    brokers,
+    simulator,
+    key,
+    workDir,
+    env,
+    callers,
+    addBroker,
+    async close () {
+      await Promise.all(brokers.map(async (broker) => broker.kill('SIGKILL')))
+      await simulator.close()
+      rmSync(workDir, { recursive: true, force: true })
+    }
+  }
+}
