@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { QuotaCounter, QuotaLimit } from '../quota/quota-counter.js'
+import { BrokerError } from './broker-error.js'
+
+/**
+ * One caller cannot spend the whole shared Qlik budget: each authenticated
+ * request counts against the caller's quota, answered with RateLimit headers
+ * (IETF draft) and, past the quota, 429 with Retry-After.
+ */
+async function callerQuotaPlugin (app: FastifyInstance, options: { counter: QuotaCounter, defaultLimit: QuotaLimit }): Promise<void> {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.authenticate !== true || request.caller === null) return
+    const limit = request.caller.quota ?? options.defaultLimit
+    const decision = options.counter.take(request.caller.name, limit)
+    const resetSeconds = Math.max(1, Math.ceil(decision.resetMs / 1000))
+    reply.headers({
+      'ratelimit-policy': `${decision.limit};w=${Math.round(limit.windowMs / 1000)}`,
+      'ratelimit-limit': String(decision.limit),
+      'ratelimit-remaining': String(decision.remaining),
+      'ratelimit-reset': String(resetSeconds)
+    })
+    if (!decision.allowed) {
+      throw new BrokerError('QB_QUOTA_EXCEEDED', `caller "${request.caller.name}" used its ${decision.limit} requests of this ${Math.round(limit.windowMs / 1000)} s window`, { headers: { 'retry-after': String(resetSeconds) } })
+    }
+  })
+}
+
+export const callerQuota = fp(callerQuotaPlugin, { name: 'qlik-broker-caller-quota', fastify: '5.x', dependencies: ['qlik-broker-authentication'] })
