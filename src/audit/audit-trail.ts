@@ -1,0 +1,106 @@
+import { BrokerError } from '../http/broker-error.js'
+import { audit, type AuditEvent } from '../observability/audit.js'
+import type { Logger } from '../observability/logger.js'
+import type { AuditLog, AuditRecord } from './audit-log.js'
+
+export interface AuditQuery {
+  caller?: string | undefined
+  region?: string | undefined
+  tenant?: string | undefined
+  /** Inclusive bounds on the event time (epoch ms). */
+  sinceMs?: number | undefined
+  untilMs?: number | undefined
+  limit: number
+  cursor?: string | undefined
+}
+
+export interface AuditPage {
+  events: Array<AuditRecord & { id: string }>
+  /** Present when older matching events may exist: pass it back as `cursor`. */
+  nextCursor?: string
+}
+
+/**
+ * The broker's audit logger: each action gives one `audit: true` log line
+ * (as before) and one entry in the audit log (a Redis stream shared by the
+ * replicas, or an in-process ring). Recording never fails a request: when
+ * the log cannot be written, the log line still is, and the failure is
+ * reported once per interval.
+ */
+export interface AuditTrail {
+  readonly kind: string
+  record (logger: Logger, event: AuditEvent): Promise<void>
+  /** Newest first; `visible` is the caller's policy over each event. */
+  query (query: AuditQuery, visible: (event: AuditRecord) => boolean | Promise<boolean>): Promise<AuditPage>
+}
+
+/** Stream ids carry Redis's clock, events the broker's: widen the id range by this, then filter on the event time. */
+const CLOCK_SLACK_MS = 5 * 60_000
+const SCAN_BUDGET = 10_000
+const BATCH = 500
+const CURSOR_ID = /^\d{1,16}-\d{1,16}$/
+
+export function encodeAuditCursor (id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url')
+}
+
+export function decodeAuditCursor (cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!CURSOR_ID.test(id)) throw new BrokerError('QB_INVALID_REQUEST', 'the cursor is not one this broker gave out', { issues: [{ pointer: '/querystring/cursor', message: 'not a valid cursor' }] })
+  return id
+}
+
+export function createAuditTrail (options: { log: AuditLog, logger: Logger, failureReportIntervalMs?: number, now?: () => number }): AuditTrail {
+  const { log, logger } = options
+  const now = options.now ?? Date.now
+  const interval = options.failureReportIntervalMs ?? 60_000
+  let lastReported = Number.NEGATIVE_INFINITY
+  let unreported = 0
+
+  function matches (event: AuditRecord, query: AuditQuery): boolean {
+    if (query.caller !== undefined && event.caller !== query.caller) return false
+    if (query.region !== undefined && event.region !== query.region) return false
+    if (query.tenant !== undefined && event.tenant?.toLowerCase() !== query.tenant.toLowerCase()) return false
+    const time = Date.parse(event.time)
+    if (query.sinceMs !== undefined && time < query.sinceMs) return false
+    if (query.untilMs !== undefined && time > query.untilMs) return false
+    return true
+  }
+
+  return {
+    kind: log.kind,
+    async record (requestLogger, event) {
+      audit(requestLogger, event)
+      try {
+        await log.append({ time: new Date(now()).toISOString(), ...event })
+      } catch (error) {
+        unreported++
+        if (now() - lastReported >= interval) {
+          logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)
+          lastReported = now()
+          unreported = 0
+        }
+      }
+    },
+    async query (query, visible) {
+      const fromMs = query.sinceMs === undefined ? undefined : query.sinceMs - CLOCK_SLACK_MS
+      const toMs = query.untilMs === undefined ? undefined : query.untilMs + CLOCK_SLACK_MS
+      let before = query.cursor === undefined ? undefined : decodeAuditCursor(query.cursor)
+      const events: AuditPage['events'] = []
+      let scanned = 0
+      for (;;) {
+        const count = Math.min(BATCH, SCAN_BUDGET - scanned)
+        const batch = await log.read({ before, fromMs, toMs, count })
+        for (const { id, event } of batch) {
+          scanned++
+          before = id
+          if (!matches(event, query) || !(await visible(event))) continue
+          events.push({ id, ...event })
+          if (events.length === query.limit) return { events, nextCursor: encodeAuditCursor(id) }
+        }
+        if (batch.length < count) return { events }
+        if (scanned >= SCAN_BUDGET) return before === undefined ? { events } : { events, nextCursor: encodeAuditCursor(before) }
+      }
+    }
+  }
+}

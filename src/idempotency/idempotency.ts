@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { callerOf } from '../http/authentication.js'
+import { BrokerError, isBrokerError } from '../http/broker-error.js'
+import { sendUpstream } from '../http/send-upstream.js'
+import { returnedResponseHeaders } from '../qlik/header-policy.js'
+import type { UpstreamResponse } from '../qlik/upstream-client.js'
+import { captureUpstream, isCaptured, sendCaptured, type CapturedAnswer } from './captured-answer.js'
+import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey, requestFingerprint, storageKey } from './idempotency-key.js'
+import type { CompletedRecord, IdempotencyRecord, IdempotencyStore, StoredAnswer, UnknownRecord } from './idempotency-store.js'
+
+export const REPLAYED_HEADER = 'idempotent-replayed'
+/** Larger answers are kept without their body (Tenants API answers are a few kB). */
+export const MAX_STORED_BODY_BYTES = 1_048_576
+const DEFAULT_LEASE_MS = 10_000
+
+/**
+ * The storing rule, in one place:
+ * - Qlik answered → stored and replayed as is (2xx, 4xx and 5xx alike: Qlik
+ *   may have acted before a 5xx), except 401, 408 and 429, with which Qlik
+ *   says it did not act and a later try may succeed: those release the key.
+ * - Qlik was sent the request and did not answer (timeout, connection lost
+ *   after sending), or the broker failed unexpectedly meanwhile → stored as
+ *   unknown; every later request with the key gets the unknown-outcome
+ *   problem and nothing is sent again.
+ * - The broker refused or failed before anything reached Qlik (policy,
+ *   unknown region or tenant, credentials or token unavailable, rate budget,
+ *   open circuit, connection refused) → nothing stored: the caller may
+ *   retry with the same key. (Validation failures never reach this code.)
+ */
+export function answerIsFinal (statusCode: number): boolean {
+  return statusCode !== 401 && statusCode !== 408 && statusCode !== 429
+}
+
+/** Connection failures that happen before a request is written: Qlik cannot have seen it. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'])
+
+export function outcomeOfFailure (error: unknown): 'unknown' | 'not-sent' {
+  if (!isBrokerError(error)) return 'unknown'
+  if (error.code === 'QB_UPSTREAM_TIMEOUT') return 'unknown'
+  if (error.code === 'QB_UPSTREAM_UNREACHABLE') {
+    const code = (error.cause as { code?: unknown } | undefined)?.code
+    return typeof code === 'string' && NOT_SENT_CODES.has(code) ? 'not-sent' : 'unknown'
+  }
+  return 'not-sent'
+}
+
+export interface RespondOptions {
+  /** The body as it identifies the request, when the route normalises it (e.g. no body = `{}`); default: the request's body. */
+  body?: unknown
+  /** How the caller can find out what happened when the outcome is unknown, e.g. "GET /regions/eu/api/v1/tenants/T1 shows its status". */
+  check: string
+}
+
+export type Work = (idempotencyKey: string | undefined) => Promise<CapturedAnswer | UpstreamResponse>
+
+export interface Idempotency {
+  /**
+   * Runs `work` for a mutating request and sends its answer. With an
+   * Idempotency-Key the work runs at most once per (caller, key, retention):
+   * a repeat gets the stored answer (`Idempotent-Replayed: true`), 409 while
+   * the first is in progress, 422 when it is a different request, and the
+   * unknown-outcome problem when the first got no answer from Qlik.
+   */
+  respond (request: FastifyRequest, reply: FastifyReply, options: RespondOptions, work: Work): Promise<FastifyReply>
+}
+
+export interface IdempotencyOptions {
+  store: IdempotencyStore
+  retentionMs: number
+  /** Lease of an in-progress claim, renewed while the request runs; a holder that dies stops renewing. */
+  leaseMs?: number
+}
+
+function toStored (answer: CapturedAnswer): StoredAnswer {
+  const headers = returnedResponseHeaders(answer.headers)
+  if (answer.body.length > MAX_STORED_BODY_BYTES) return { statusCode: answer.statusCode, headers, body: '', bodyOmitted: true }
+  return { statusCode: answer.statusCode, headers, body: answer.body.toString('base64') }
+}
+
+function unknownOutcome (record: UnknownRecord): BrokerError {
+  return new BrokerError('QB_IDEMPOTENCY_OUTCOME_UNKNOWN', `The request first sent with this Idempotency-Key (request id ${record.requestId}, ${record.startedAt}) got no answer from Qlik: ${record.reason} It may or may not have been carried out, and the broker will not send it again. ${record.check} If it still has to be done, send it with a new Idempotency-Key.`)
+}
+
+export function createIdempotency (options: IdempotencyOptions): Idempotency {
+  const { store, retentionMs } = options
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
+
+  function replay (reply: FastifyReply, record: CompletedRecord): FastifyReply {
+    const { answer } = record
+    reply.log.info({ idempotentReplayOf: record.requestId, status: answer.statusCode }, 'idempotent replay')
+    reply.header(REPLAYED_HEADER, 'true')
+    if (answer.bodyOmitted === true) reply.header('idempotent-body-omitted', 'true')
+    return sendCaptured(reply, { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(answer.body, 'base64') })
+  }
+
+  async function answerExisting (reply: FastifyReply, key: string, fingerprint: string, record: IdempotencyRecord, alive: boolean, check: string): Promise<FastifyReply> {
+    // IETF draft: a key reused for another request is refused whatever state the first is in.
+    if (record.fingerprint !== fingerprint) {
+      throw new BrokerError('QB_IDEMPOTENCY_MISMATCH', `this Idempotency-Key was first used (request id ${record.requestId}) for a different request (method, path or body); use a new key for a new request`)
+    }
+    if (record.state === 'completed') return replay(reply, record)
+    if (record.state === 'unknown') throw unknownOutcome(record)
+    if (!alive) {
+      // Its holder stopped renewing: it died, maybe after sending. Nobody can know, so nobody sends it again.
+      const abandoned: UnknownRecord = {
+        state: 'unknown',
+        fingerprint,
+        requestId: record.requestId,
+        startedAt: record.startedAt,
+        completedAt: new Date().toISOString(),
+        reason: 'the broker replica handling it stopped before it recorded Qlik\'s answer.',
+        check
+      }
+      if (await store.settle(key, record.owner, abandoned, retentionMs, { onlyIfAbandoned: true })) throw unknownOutcome(abandoned)
+    }
+    throw new BrokerError('QB_IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (request id ${record.requestId}) is still in progress; retry after it completes to get its answer`, { headers: { 'retry-after': '1' } })
+  }
+
+  return {
+    async respond (request, reply, respondOptions, work) {
+      const key = parseIdempotencyKey(request.raw.headers[IDEMPOTENCY_KEY_HEADER])
+      if (key === undefined) {
+        const answer = await work(undefined)
+        return isCaptured(answer) ? sendCaptured(reply, answer) : await sendUpstream(reply, answer)
+      }
+      const caller = callerOf(request).name
+      const confirm = request.headers['qlik-confirm-hostname']
+      const fingerprint = requestFingerprint({
+        caller,
+        method: request.method,
+        url: request.url,
+        confirmHostname: typeof confirm === 'string' ? confirm : undefined,
+        body: 'body' in respondOptions ? respondOptions.body : request.body
+      })
+      const storeKey = storageKey(caller, key)
+      const owner = randomUUID()
+      const base = { fingerprint, requestId: request.id, startedAt: new Date().toISOString() }
+      let claim
+      try {
+        claim = await store.claim(storeKey, { ...base, state: 'in-progress', owner }, retentionMs, leaseMs)
+      } catch (error) {
+        throw new BrokerError('QB_IDEMPOTENCY_UNAVAILABLE', 'the broker cannot check Idempotency-Keys right now (its store is unreachable); nothing was sent to Qlik, retry with the same key', { headers: { 'retry-after': '5' }, cause: error })
+      }
+      if (!claim.claimed) return await answerExisting(reply, storeKey, fingerprint, claim.record, claim.alive, respondOptions.check)
+
+      const renewal = setInterval(() => { store.renew(storeKey, owner, leaseMs).catch(() => {}) }, Math.max(100, Math.floor(leaseMs / 3)))
+      renewal.unref()
+      let answer: CapturedAnswer
+      try {
+        const result = await work(key)
+        answer = isCaptured(result) ? result : await captureUpstream(result)
+      } catch (error) {
+        clearInterval(renewal)
+        if (outcomeOfFailure(error) === 'unknown') {
+          const reason = isBrokerError(error) ? error.message : 'the broker failed while the request was under way.'
+          const unknown: UnknownRecord = { ...base, state: 'unknown', completedAt: new Date().toISOString(), reason: /[.!?]$/.test(reason) ? reason : `${reason}.`, check: respondOptions.check }
+          await store.settle(storeKey, owner, unknown, retentionMs).catch((settleError: unknown) => {
+            request.log.error({ err: (settleError as Error).message }, 'could not record an unknown outcome for an Idempotency-Key; repeats will see it in progress until its lease lapses, then as unknown')
+          })
+        } else {
+          await store.release(storeKey, owner).catch((releaseError: unknown) => {
+            request.log.warn({ err: (releaseError as Error).message }, 'could not release an Idempotency-Key after a refused request; repeats will see it as unknown once its lease lapses')
+          })
+        }
+        throw error
+      }
+      clearInterval(renewal)
+      try {
+        if (answerIsFinal(answer.statusCode)) await store.settle(storeKey, owner, { ...base, state: 'completed', completedAt: new Date().toISOString(), answer: toStored(answer) }, retentionMs)
+        else await store.release(storeKey, owner)
+      } catch (error) {
+        // The caller still gets Qlik's answer; repeats will report the outcome unknown rather than act twice.
+        request.log.error({ err: (error as Error).message, status: answer.statusCode }, 'could not store the answer for an Idempotency-Key')
+      }
+      return sendCaptured(reply, answer)
+    }
+  }
+}

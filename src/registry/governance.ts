@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis'
+import { createAuditTrail, type AuditTrail } from '../audit/audit-trail.js'
+import { createMemoryAuditLog } from '../audit/memory-audit-log.js'
+import { createRedisAuditLog } from '../audit/redis-audit-log.js'
+import type { Config } from '../config/load-config.js'
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js'
+import { createMemoryIdempotencyStore } from '../idempotency/memory-idempotency-store.js'
+import { createRedisIdempotencyStore } from '../idempotency/redis-idempotency-store.js'
+import type { Logger } from '../observability/logger.js'
+import { createCallerDirectory, type CallerDirectory } from './caller-directory.js'
+import { startConfigReloader } from './config-reloader.js'
+import { createMemoryTenantRegistry } from './memory-tenant-registry.js'
+import { createRedisTenantRegistry } from './redis-tenant-registry.js'
+import type { TenantRegistry } from './tenant-registry.js'
+
+/** What the broker keeps about who may do what and what was done: callers in force, idempotency records, tenant registry, audit trail. */
+export interface Governance {
+  callers: CallerDirectory
+  idempotency: IdempotencyStore
+  registry: TenantRegistry
+  audit: AuditTrail
+  close (): Promise<void>
+}
+
+/**
+ * In Redis (shared by every replica, under REDIS_KEY_PREFIX) when the broker
+ * has one, else in process; and the config file watched for caller changes.
+ */
+export function createGovernance (options: { config: Config, redis: Redis | undefined, logger: Logger }): Governance {
+  const { config, redis, logger } = options
+  const callers = createCallerDirectory(config.callers)
+  const keyPrefix = config.cache.keyPrefix
+  const maxLen = config.governance.auditStreamMaxLen
+  const reloader = startConfigReloader({ config, directory: callers, logger: logger.child({ module: 'config' }), intervalMs: config.governance.configCheckIntervalSeconds * 1000 })
+  return {
+    callers,
+    idempotency: redis === undefined ? createMemoryIdempotencyStore() : createRedisIdempotencyStore({ redis, keyPrefix }),
+    registry: redis === undefined ? createMemoryTenantRegistry() : createRedisTenantRegistry({ redis, keyPrefix }),
+    audit: createAuditTrail({ log: redis === undefined ? createMemoryAuditLog({ maxLen }) : createRedisAuditLog({ redis, keyPrefix, maxLen }), logger: logger.child({ module: 'audit' }) }),
+    async close () {
+      reloader.stop()
+    }
+  }
+}
+
+/** Everything in process and no file watching: what an app built without dependencies.ts (a test) gets. */
+export function createMemoryGovernance (config: Config, logger: Logger): Governance {
+  return {
+    callers: createCallerDirectory(config.callers),
+    idempotency: createMemoryIdempotencyStore(),
+    registry: createMemoryTenantRegistry(),
+    audit: createAuditTrail({ log: createMemoryAuditLog({ maxLen: config.governance.auditStreamMaxLen }), logger: logger.child({ module: 'audit' }) }),
+    async close () {}
+  }
+}

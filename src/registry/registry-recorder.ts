@@ -1,0 +1,88 @@
+import type { TenantAction } from '../config/schema.js'
+import { readJsonBody, type CapturedAnswer } from '../idempotency/captured-answer.js'
+import type { Logger } from '../observability/logger.js'
+import type { RegisteredTenant, TenantChange, TenantRegistry } from './tenant-registry.js'
+
+export interface AnsweredAction {
+  action: TenantAction
+  caller: string
+  region: string
+  tenantId?: string | undefined
+  /** The request body as validated (PATCH operations). */
+  requestBody?: unknown
+  answer: CapturedAnswer
+}
+
+const asObject = (value: unknown): Record<string, unknown> | undefined => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined)
+const asString = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined)
+
+/** The tenant a 201 from `POST /api/v1/tenants` describes, as the registry keeps it. */
+export function tenantFromCreated (body: unknown, region: string, caller: string, now: string): RegisteredTenant | undefined {
+  const tenant = asObject(body)
+  const id = asString(tenant?.id)
+  if (tenant === undefined || id === undefined) return undefined
+  const hostnames = Array.isArray(tenant.hostnames) ? tenant.hostnames.filter((name): name is string => typeof name === 'string').map((name) => name.toLowerCase()) : []
+  const created = asString(tenant.created)
+  const datacenter = asString(tenant.datacenter)
+  return {
+    id,
+    name: asString(tenant.name) ?? '',
+    hostnames,
+    region,
+    ...(datacenter === undefined ? {} : { datacenter }),
+    status: asString(tenant.status) ?? 'active',
+    createdBy: caller,
+    // Qlik's own creation time when it gives one (it orders the listing), else ours.
+    createdAt: created !== undefined && Number.isFinite(Date.parse(created)) ? new Date(created).toISOString() : now,
+    updatedAt: now
+  }
+}
+
+/** What a successful lifecycle answer changes about a registered tenant, or undefined for nothing. */
+export function changeFromAnswer (action: TenantAction, statusCode: number, body: unknown, requestBody: unknown): TenantChange | undefined {
+  if ((action === 'tenants:deactivate' || action === 'tenants:reactivate') && statusCode === 200) {
+    // Qlik's reactivate example answers `{}`: a 200 still means it happened.
+    return { status: asString(asObject(body)?.status) ?? (action === 'tenants:deactivate' ? 'disabled' : 'active') }
+  }
+  if (action === 'tenants:update' && statusCode === 204 && Array.isArray(requestBody)) {
+    const change: TenantChange = {}
+    for (const operation of requestBody) {
+      const op = asObject(operation)
+      const value = asString(op?.value)
+      if (op?.op !== 'replace' || value === undefined) continue
+      if (op.path === '/name') change.name = value
+      if (op.path === '/hostnames/1') change.alias = value.toLowerCase()
+    }
+    return change.name === undefined && change.alias === undefined ? undefined : change
+  }
+  return undefined
+}
+
+/**
+ * Keeps the registry in line with Qlik's answers: a 201 create records the
+ * tenant, a 200 deactivate/reactivate its status, a 204 PATCH its name or
+ * alias. Qlik already acted, so a registry that cannot be written never
+ * fails the request; it is logged (with the tenant id, to repair by hand).
+ */
+export async function rememberAnswer (registry: TenantRegistry, input: AnsweredAction, logger: Logger, now: () => Date = () => new Date()): Promise<RegisteredTenant | undefined> {
+  const { answer } = input
+  if (answer.statusCode >= 300) return undefined
+  try {
+    if (input.action === 'tenants:create' && answer.statusCode === 201) {
+      const tenant = tenantFromCreated(readJsonBody(answer), input.region, input.caller, now().toISOString())
+      if (tenant === undefined) {
+        logger.warn({ region: input.region }, 'Qlik\'s 201 for a created tenant had no readable tenant id; it is not in the tenant registry')
+        return undefined
+      }
+      await registry.record(tenant)
+      return tenant
+    }
+    if (input.tenantId === undefined) return undefined
+    const change = changeFromAnswer(input.action, answer.statusCode, answer.statusCode === 200 ? readJsonBody(answer) : undefined, input.requestBody)
+    if (change === undefined) return undefined
+    return await registry.update(input.region, input.tenantId, change, now().toISOString())
+  } catch (error) {
+    logger.error({ err: (error as Error).message, region: input.region, tenant: input.tenantId, action: input.action }, 'could not update the tenant registry after Qlik acted; the registry is behind for this tenant')
+    return undefined
+  }
+}

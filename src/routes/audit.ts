@@ -1,0 +1,107 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { Caller } from '../auth/caller.js'
+import { evaluatePolicy, mayAllowForSomeTenant } from '../auth/policy.js'
+import type { AuditRecord } from '../audit/audit-log.js'
+import type { AuditTrail } from '../audit/audit-trail.js'
+import { callerOf } from '../http/authentication.js'
+import { BrokerError } from '../http/broker-error.js'
+import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
+import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema } from './schemas.js'
+
+export const AuditEventSchema = z.object({
+  id: z.string().describe('Position in the audit log (a Redis stream id).'),
+  time: z.string(),
+  requestId: z.string(),
+  caller: z.string(),
+  region: z.string(),
+  tenant: z.string().optional(),
+  action: z.string().describe('tenants:create … tenants:reactivate, tenant-api (with method and path) or audit:read.'),
+  outcome: z.enum(['allowed', 'denied', 'failed']).describe('allowed: sent to Qlik and answered (see upstreamStatus); denied: refused by policy; failed: the broker could not complete it.'),
+  upstreamStatus: z.int().optional(),
+  durationMs: z.number().optional(),
+  idempotencyKey: z.string().optional(),
+  method: z.string().optional(),
+  path: z.string().optional()
+}).meta({ id: 'AuditEvent', description: 'One action of one caller. Never holds a secret or a token.' })
+
+const AuditListSchema = z.object({
+  data: z.array(AuditEventSchema),
+  nextCursor: z.string().optional().describe('Present when older matching events may exist: pass it as `cursor`.')
+}).meta({ id: 'AuditEventList' })
+
+const AuditQuerySchema = z.object({
+  caller: z.string().max(63).optional(),
+  region: z.string().max(31).optional(),
+  tenant: z.string().max(253).optional().describe('Tenant id or hostname, as the action named it.'),
+  since: z.iso.datetime({ offset: true }).optional().describe('Events at or after this time (ISO 8601).'),
+  until: z.iso.datetime({ offset: true }).optional().describe('Events at or before this time (ISO 8601).'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).max(100).optional()
+})
+
+/**
+ * The audit trail, newest first. Needs an `audit:read` grant; its regions
+ * and tenants scope bound which events the caller sees, like any grant.
+ * Each read is itself audited.
+ */
+export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: TenantRegistry }> = async (app, { trail, registry }) => {
+  app.get('/audit', {
+    config: { authenticate: true },
+    schema: {
+      tags: ['Audit'],
+      operationId: 'listAuditEvents',
+      summary: 'Audit events: one per action (allowed, denied or failed), newest first',
+      description: 'Requires an `audit:read` grant; events outside its regions and tenants are left out. Filters combine with AND.',
+      security: BEARER_SECURITY,
+      querystring: AuditQuerySchema,
+      response: { 200: AuditListSchema, 400: ProblemSchema, ...AUTHENTICATED_ERRORS }
+    }
+  }, async (request) => {
+    const caller = callerOf(request)
+    const query = request.query
+    const started = performance.now()
+    const event = { requestId: request.id, caller: caller.name, region: query.region ?? '*', action: 'audit:read', ...(query.tenant === undefined ? {} : { tenant: query.tenant }) }
+    const mayRead = query.region === undefined
+      ? caller.grants.some((grant) => grant.actions.includes('audit:read'))
+      : mayAllowForSomeTenant(caller, { kind: 'action', region: query.region, action: 'audit:read', tenants: [] })
+    if (!mayRead) {
+      await trail.record(request.log, { ...event, outcome: 'denied' })
+      throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows audit:read${query.region === undefined ? '' : ` in region "${query.region}"`}`)
+    }
+    try {
+      const page = await trail.query({
+        caller: query.caller,
+        region: query.region,
+        tenant: query.tenant,
+        sinceMs: query.since === undefined ? undefined : Date.parse(query.since),
+        untilMs: query.until === undefined ? undefined : Date.parse(query.until),
+        limit: query.limit,
+        cursor: query.cursor
+      }, visibility(caller, registry))
+      await trail.record(request.log, { ...event, outcome: 'allowed', durationMs: Math.round(performance.now() - started) })
+      return { data: page.events, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) }
+    } catch (error) {
+      if (!(error instanceof BrokerError && error.statusCode < 500)) await trail.record(request.log, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+      throw error
+    }
+  })
+}
+
+/** Whether the caller's audit:read grants cover an event's region and tenant (`created` scope: looked up in the registry, once per tenant). */
+function visibility (caller: Caller, registry: TenantRegistry): (event: AuditRecord) => Promise<boolean> {
+  const created = new Map<string, Promise<boolean>>()
+  return async (event) => {
+    const tenants = event.tenant === undefined ? [] : [event.tenant]
+    const request = { kind: 'action' as const, region: event.region, action: 'audit:read' as const, tenants }
+    if (evaluatePolicy(caller, request).allowed) return true
+    if (event.tenant === undefined || !caller.grants.some((grant) => grant.tenants === 'created' && grant.actions.includes('audit:read'))) return false
+    const key = `${event.region}\n${event.tenant}`
+    let answer = created.get(key)
+    if (answer === undefined) {
+      answer = policyTarget(registry, caller, event.region, tenants).then((target) => evaluatePolicy(caller, { ...request, tenants: target.tenants, createdByCaller: target.createdByCaller }).allowed)
+      created.set(key, answer)
+    }
+    return await answer
+  }
+}
