@@ -9,6 +9,11 @@ export interface AuditEvent {
   outcome: 'allowed' | 'denied' | 'failed'
   upstreamStatus?: number | undefined
   durationMs?: number | undefined
+  /** The caller's Idempotency-Key, when it sent one. */
+  idempotencyKey?: string | undefined
+  /** Tenant-level pass-through calls: method and path (no query string). */
+  method?: string | undefined
+  path?: string | undefined
 }
 
 /** One line per tenant action, marked `audit: true` so log pipelines can route it. */

@@ -1,4 +1,5 @@
 import type { RegionConfig } from '../config/load-config.js'
+import type { CircuitBreaker, BreakerState } from '../qlik/circuit-breaker.js'
 import type { SecretsSource } from '../secrets/secrets-source.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
 
@@ -13,6 +14,11 @@ export interface RegionHealth {
     since?: string
     retryAt?: string
     detail?: string
+  }
+  /** Circuit breakers in this replica: the register host's state, and tenant hosts whose breaker is open. */
+  breakers: {
+    register: BreakerState
+    openTenantHosts: number
   }
 }
 
@@ -34,7 +40,7 @@ export interface Readiness {
  * credentials the broker can use. A Redis outage does not make the broker
  * unready: it keeps serving from its in-process cache.
  */
-export function createReadiness (options: { regions: readonly RegionConfig[], secrets: SecretsSource, tokens: TokenProvider }): Readiness {
+export function createReadiness (options: { regions: readonly RegionConfig[], secrets: SecretsSource, tokens: TokenProvider, breaker: CircuitBreaker }): Readiness {
   let closing = false
 
   function region (config: RegionConfig): RegionHealth {
@@ -50,6 +56,10 @@ export function createReadiness (options: { regions: readonly RegionConfig[], se
         ...(state.since === undefined ? {} : { since: new Date(state.since).toISOString() }),
         ...(state.retryAt === undefined ? {} : { retryAt: new Date(state.retryAt).toISOString() }),
         ...(state.detail === undefined || status === 'ok' || status === 'loaded' ? {} : { detail: state.detail })
+      },
+      breakers: {
+        register: options.breaker.state(config.registerHost),
+        openTenantHosts: options.breaker.openHosts().filter((entry) => entry.host.endsWith(`.${config.tenantDomain}`)).length
       }
     }
   }
