@@ -4,13 +4,23 @@ import type { Logger as PinoLogger } from 'pino'
 import type { CallerVerifier } from './auth/caller.js'
 import type { Config } from './config/load-config.js'
 import { authentication } from './http/authentication.js'
+import { callerQuota } from './http/caller-quota.js'
 import { errorHandler } from './http/error-handler.js'
 import { requestIdOf } from './http/request-id.js'
+import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
+import { observability } from './observability/metrics-http.js'
 import type { Readiness } from './observability/readiness.js'
+import { TRACING_OFF, type Tracing } from './observability/tracing.js'
 import type { QlikGateway } from './qlik/qlik-gateway.js'
+import type { QuotaCounter } from './quota/quota-counter.js'
 import type { RegionRegistry } from './regions/region-registry.js'
 import { docs } from './routes/docs.js'
+import { createIdempotency } from './idempotency/idempotency.js'
+import { createMemoryGovernance, type Governance } from './registry/governance.js'
+import { auditRoutes } from './routes/audit.js'
 import { healthRoutes } from './routes/health.js'
+import { policyCheckRoutes } from './routes/policy-check.js'
+import { registryRoutes } from './routes/registry.js'
 import { regionRoutes } from './routes/regions.js'
 import { tenantApiRoutes } from './routes/tenant-api.js'
 import { tenantRoutes } from './routes/tenants.js'
@@ -23,6 +33,13 @@ export interface AppDeps {
   gateway: QlikGateway
   verifier: CallerVerifier
   readiness: Readiness
+  /** Default: request metrics only (dependencies.ts also feeds it tokens, Vault, readiness and upstream calls). */
+  metrics?: BrokerMetrics
+  /** Default: off. */
+  tracing?: Tracing
+  quota: QuotaCounter
+  /** Callers in force, idempotency records, tenant registry, audit trail. Default: in process, no config reload. */
+  governance?: Governance
 }
 
 export interface AppOptions {
@@ -57,14 +74,23 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   })
 
   await app.register(errorHandler)
+  // Before the routes: tracing wraps each route's handler as it is added.
+  await app.register(observability, { metrics: deps.metrics ?? createMetrics({ regions: config.regions }), tracing: deps.tracing ?? TRACING_OFF })
   await app.register(authentication, { verifier: deps.verifier })
+  await app.register(callerQuota, { counter: deps.quota, defaultLimit: config.quota.default })
   await app.register(docs, { ui: config.server.docsEnabled })
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(regionRoutes, { regions: deps.regions, readiness: deps.readiness })
+  const governance = deps.governance ?? createMemoryGovernance(config, options.logger)
+  const idempotency = createIdempotency({ store: governance.idempotency, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
   await app.register(tenantRoutes, {
-    lifecycle: createTenantLifecycle({ regions: deps.regions, gateway: deps.gateway, tenantReadsVia: config.qlik.tenantReadsVia })
+    lifecycle: createTenantLifecycle({ regions: deps.regions, gateway: deps.gateway, tenantReadsVia: config.qlik.tenantReadsVia, registry: governance.registry, audit: governance.audit }),
+    idempotency
   })
-  await app.register(tenantApiRoutes, { regions: deps.regions, gateway: deps.gateway })
+  await app.register(tenantApiRoutes, { regions: deps.regions, gateway: deps.gateway, idempotency, registry: governance.registry, audit: governance.audit })
+  await app.register(registryRoutes, { regions: deps.regions, registry: governance.registry })
+  await app.register(auditRoutes, { trail: governance.audit, registry: governance.registry })
+  await app.register(policyCheckRoutes, { regions: deps.regions, callers: governance.callers, registry: governance.registry })
   return app
 }
 

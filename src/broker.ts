@@ -4,6 +4,7 @@ import { buildApp } from './app.js'
 import type { Config } from './config/load-config.js'
 import { createDependencies, type Dependencies, type DependencyOverrides } from './dependencies.js'
 import { loggerOptions } from './observability/logger.js'
+import { startTracing, tracingSettings } from './observability/tracing.js'
 
 export interface RunningBroker {
   url: string
@@ -23,7 +24,9 @@ export interface StartOptions extends DependencyOverrides {
 
 export async function startBroker (config: Config, overrides: StartOptions = {}): Promise<RunningBroker> {
   const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel))
-  const deps = createDependencies(config, logger, overrides)
+  // OpenTelemetry is imported here only when tracing is on.
+  const tracing = overrides.tracing ?? await startTracing(tracingSettings(config.tracing), { logger: logger.child({ module: 'tracing' }) })
+  const deps = createDependencies(config, logger, { ...overrides, tracing })
   const app = await buildApp(deps, { logger })
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {

@@ -3,11 +3,21 @@ import { Redis } from 'ioredis'
 import type { Logger as PinoLogger } from 'pino'
 import type { AppDeps } from './app.js'
 import { createApiKeyVerifier } from './auth/api-key-verifier.js'
+import { createReloadingVerifier, withCurrentGrants } from './registry/caller-directory.js'
+import { createGovernance } from './registry/governance.js'
+import { combineVerifiers, type CallerVerifier } from './auth/caller.js'
+import { createJwtVerifier } from './auth/jwt-verifier.js'
 import type { Config } from './config/load-config.js'
+import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
+import { instrumentUpstream } from './observability/metrics-upstream.js'
 import { createReadiness } from './observability/readiness.js'
+import { TRACING_OFF, type Tracing } from './observability/tracing.js'
+import { createCircuitBreaker } from './qlik/circuit-breaker.js'
 import { createQlikGateway } from './qlik/qlik-gateway.js'
+import { createMemoryRateBudget, createRedisRateBudget } from './qlik/rate-budget.js'
 import { createTokenEndpoint } from './qlik/token-endpoint.js'
 import { createUpstreamClient, type UpstreamClientOptions } from './qlik/upstream-client.js'
+import { createQuotaCounter } from './quota/quota-counter.js'
 import { createRegionRegistry } from './regions/region-registry.js'
 import { createFileSecretsSource } from './secrets/file-secrets-source.js'
 import type { SecretsSource } from './secrets/secrets-source.js'
@@ -21,6 +31,8 @@ import type { TokenStore } from './tokens/token-store.js'
 
 export interface Dependencies extends AppDeps {
   secrets: SecretsSource
+  metrics: BrokerMetrics
+  tracing: Tracing
   /**
    * Loads every region's credentials now, and retries the missing ones in
    * the background until all are held (readiness waits for them).
@@ -34,13 +46,15 @@ export interface DependencyOverrides {
   /** E.g. an undici MockAgent or a proxy agent. */
   upstream?: Pick<UpstreamClientOptions, 'dispatcher'>
   secrets?: SecretsSource
+  /** Started by startBroker (it loads OpenTelemetry only when on); default off. Closed with the dependencies. */
+  tracing?: Tracing
 }
 
 function readTrimmed (path: string): string {
   return readFileSync(path, 'utf8').trim()
 }
 
-function createSecretsSource (config: Config, logger: PinoLogger): { source: SecretsSource, stopWatching: () => void } {
+function createSecretsSource (config: Config, logger: PinoLogger, metrics: BrokerMetrics): { source: SecretsSource, stopWatching: () => void } {
   const { secrets } = config
   if (secrets.source === 'file') {
     // The file source re-checks its files itself.
@@ -67,6 +81,7 @@ function createSecretsSource (config: Config, logger: PinoLogger): { source: Sec
     auth,
     requestTimeoutMs: vault.timeoutMs,
     logger: logger.child({ module: 'vault' }),
+    onEvent: metrics.onVaultEvent,
     ...(vault.namespace === undefined ? {} : { namespace: vault.namespace }),
     ...(vault.caFile === undefined ? {} : { caCertPem: readFileSync(vault.caFile, 'utf8') })
   })
@@ -109,19 +124,49 @@ function createTokenStore (config: Config, logger: PinoLogger): { store: TokenSt
 
 /** Creates the clients the broker talks through (Vault or files, Redis, Qlik), from configuration. */
 export function createDependencies (config: Config, logger: PinoLogger, overrides: DependencyOverrides = {}): Dependencies {
-  const { source: secrets, stopWatching } = overrides.secrets === undefined ? createSecretsSource(config, logger) : { source: overrides.secrets, stopWatching: () => {} }
+  const metrics = createMetrics({ regions: config.regions })
+  const tracing = overrides.tracing ?? TRACING_OFF
+  const { source: secrets, stopWatching } = overrides.secrets === undefined ? createSecretsSource(config, logger, metrics) : { source: overrides.secrets, stopWatching: () => {} }
   const { store, redis } = createTokenStore(config, logger)
-  const upstream = createUpstreamClient({ timeoutMs: config.qlik.timeoutMs, connectTimeoutMs: config.qlik.connectTimeoutMs, ...overrides.upstream })
-  const tokens = createTokenProvider({
+  const upstream = tracing.traceUpstream(instrumentUpstream(createUpstreamClient({ timeoutMs: config.qlik.timeoutMs, connectTimeoutMs: config.qlik.connectTimeoutMs, ...overrides.upstream }), metrics), config.regions)
+  const budgetOptions = { limits: { 1: config.qlik.tier1Limit, 2: config.qlik.tier2Limit }, maxWaitMs: config.qlik.budgetMaxWaitMs }
+  const budget = redis === undefined
+    ? createMemoryRateBudget(budgetOptions)
+    : createRedisRateBudget({ ...budgetOptions, redis, keyPrefix: config.cache.keyPrefix, logger: logger.child({ module: 'rate-budget' }) })
+  const quota = createQuotaCounter({ redis, keyPrefix: config.cache.keyPrefix, logger: logger.child({ module: 'quota' }) })
+  const breaker = createCircuitBreaker({ failureThreshold: config.qlik.breakerFailures, cooldownMs: config.qlik.breakerCooldownMs })
+  const tokens = tracing.traceTokens(createTokenProvider({
     secrets,
     store,
-    endpoint: createTokenEndpoint(upstream, { scope: config.qlik.tokenScope }),
+    endpoint: createTokenEndpoint(upstream, { scope: config.qlik.tokenScope, budget }),
     expiryMarginMs: config.cache.expiryMarginSeconds * 1000,
     refreshWindow: config.cache.refreshWindow,
     mintLeaseMs: config.cache.mintLeaseMs,
-    logger: logger.child({ module: 'tokens' })
-  })
+    logger: logger.child({ module: 'tokens' }),
+    onEvent: metrics.onTokenEvent
+  }), config.regions)
   const regions = createRegionRegistry(config.regions)
+  // API keys (`qbk_…`) first; anything else that looks like a JWT goes to the configured issuers.
+  const jwt = config.issuers.length === 0 ? undefined : createJwtVerifier({ issuers: config.issuers, callers: config.callers, logger: logger.child({ module: 'jwt' }) })
+  // Callers and grants follow the config file (hot reload); the API-key index is rebuilt from the callers in force.
+  const governance = createGovernance({ config, redis, logger })
+  const apiKeys = createReloadingVerifier(governance.callers, createApiKeyVerifier)
+  // The JWT verifier keeps its key caches across reloads; only its subject and claim map follows the callers in force.
+  let jwtCallersVersion = governance.callers.current().version
+  const jwtFollowingReloads: CallerVerifier | undefined = jwt === undefined
+    ? undefined
+    : {
+        async verify (credential) {
+          const set = governance.callers.current()
+          if (set.version !== jwtCallersVersion) {
+            jwt.setCallers(set.callers)
+            jwtCallersVersion = set.version
+          }
+          return await jwt.verify(credential)
+        }
+      }
+  const readiness = createReadiness({ regions: config.regions, secrets, tokens, breaker })
+  metrics.watch({ tokens, readiness, breaker, ...(redis === undefined ? {} : { redisUp: () => redis.status === 'ready' }) })
   let retryTimer: NodeJS.Timeout | undefined
 
   async function loadMissing (): Promise<void> {
@@ -144,18 +189,33 @@ export function createDependencies (config: Config, logger: PinoLogger, override
     config,
     regions,
     secrets,
-    gateway: createQlikGateway({ upstream, tokens, logger: logger.child({ module: 'qlik' }) }),
-    verifier: createApiKeyVerifier(config.callers),
-    readiness: createReadiness({ regions: config.regions, secrets, tokens }),
+    gateway: createQlikGateway({
+      upstream,
+      tokens,
+      budget,
+      breaker,
+      retry: { maxAttempts: config.qlik.retryMaxAttempts, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: config.qlik.budgetMaxWaitMs },
+      logger: logger.child({ module: 'qlik' })
+    }),
+    verifier: withCurrentGrants(governance.callers, jwtFollowingReloads === undefined ? apiKeys : combineVerifiers([apiKeys, jwtFollowingReloads])),
+    governance,
+    readiness,
+    metrics,
+    tracing,
+    quota,
     warmUp: loadMissing,
     async close () {
       clearTimeout(retryTimer)
       stopWatching()
+      await governance.close()
       tokens.close()
+      await quota.close()
       await upstream.close()
       await store.close()
       await secrets.close()
+      await jwt?.close()
       if (redis !== undefined) await redis.quit().catch(() => redis.disconnect())
+      await tracing.shutdown()
     }
   }
 }

@@ -5,7 +5,7 @@ import type { Caller, CallerVerifier } from './caller.js'
 export function createApiKeyVerifier (callers: readonly CallerConfig[]): CallerVerifier {
   const find = createApiKeyIndex<Caller>(callers.flatMap((caller) => caller.apiKeyHashes.map((hash) => ({
     hash,
-    owner: Object.freeze({ name: caller.name, via: 'api-key' as const, grants: caller.grants })
+    owner: Object.freeze({ name: caller.name, via: 'api-key' as const, grants: caller.grants, quota: caller.quota })
   }))))
   return {
     async verify (credential) {

@@ -1,10 +1,16 @@
-import type { Grant, TenantAction } from '../config/schema.js'
+import type { Action, Grant } from '../config/schema.js'
 import type { Caller } from './caller.js'
 import { compilePathPattern } from './path-pattern.js'
 
+/**
+ * `tenants` lists every name the target tenant is known by (id, hostnames);
+ * `createdByCaller` says whether the broker's tenant registry records this
+ * caller as its creator (what a `tenants: 'created'` grant needs). The
+ * caller of evaluatePolicy looks both up, so the evaluation stays pure.
+ */
 export type PolicyRequest =
-  | { kind: 'action', region: string, action: TenantAction, tenants: readonly string[] }
-  | { kind: 'tenant-api', region: string, method: string, path: string, tenants: readonly string[] }
+  | { kind: 'action', region: string, action: Action, tenants: readonly string[], createdByCaller?: boolean }
+  | { kind: 'tenant-api', region: string, method: string, path: string, tenants: readonly string[], createdByCaller?: boolean }
 
 export interface PolicyDecision {
   allowed: boolean
@@ -27,12 +33,15 @@ function tenantApiRules (grant: Grant): Array<{ methods: Set<string> | '*', matc
   return rules
 }
 
-function grantCoversTenant (grant: Grant, tenants: readonly string[], action?: TenantAction): boolean {
+function grantCoversTenant (grant: Grant, request: PolicyRequest): boolean {
   if (grant.tenants === '*') return true
-  // Creating makes a tenant nobody could have listed yet: only an all-tenants grant allows it.
+  const action = request.kind === 'action' ? request.action : undefined
+  // Creating is how a tenant becomes one "this caller created", so a `created` grant allows it.
+  if (grant.tenants === 'created') return action === 'tenants:create' || request.createdByCaller === true
+  // Creating makes a tenant nobody could have listed yet: a listing grant cannot allow it.
   if (action === 'tenants:create') return false
   const listed = grant.tenants.map((tenant) => tenant.toLowerCase())
-  return tenants.some((tenant) => listed.includes(tenant.toLowerCase()))
+  return request.tenants.some((tenant) => listed.includes(tenant.toLowerCase()))
 }
 
 /**
@@ -45,12 +54,12 @@ export function evaluatePolicy (caller: Caller, request: PolicyRequest): PolicyD
     if (grant.regions !== '*' && !grant.regions.includes(request.region)) continue
     if (request.kind === 'action') {
       if (!grant.actions.includes(request.action)) continue
-      if (!grantCoversTenant(grant, request.tenants, request.action)) continue
+      if (!grantCoversTenant(grant, request)) continue
     } else {
       // HEAD is a GET without a body: a GET grant covers it.
       const methodAllowed = (methods: Set<string> | '*'): boolean => methods === '*' || methods.has(request.method) || (request.method === 'HEAD' && methods.has('GET'))
       if (!tenantApiRules(grant).some((rule) => methodAllowed(rule.methods) && rule.matches(request.path))) continue
-      if (!grantCoversTenant(grant, request.tenants)) continue
+      if (!grantCoversTenant(grant, request)) continue
     }
     return { allowed: true, grantIndex: index, reason: `grant #${index + 1}` }
   }
@@ -63,7 +72,7 @@ export function mayAllowForSomeTenant (caller: Caller, request: PolicyRequest): 
   const anyTenant: PolicyRequest = { ...request, tenants: [] }
   return caller.grants.some((grant) => {
     if (grant.tenants === '*') return evaluatePolicy({ ...caller, grants: [grant] }, anyTenant).allowed
-    if (request.kind === 'action' && request.action === 'tenants:create') return false
+    if (request.kind === 'action' && request.action === 'tenants:create' && grant.tenants !== 'created') return false
     return evaluatePolicy({ ...caller, grants: [{ ...grant, tenants: '*' }] }, anyTenant).allowed
   })
 }

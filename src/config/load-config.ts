@@ -21,7 +21,8 @@ export type Config = Readonly<Omit<ParsedConfig, 'regions'> & { regions: readonl
 
 const FILE_KEYS = z.strictObject({
   regions: z.unknown().optional(),
-  callers: z.unknown().optional()
+  callers: z.unknown().optional(),
+  issuers: z.unknown().optional()
 })
 
 const ENV_BY_KEY = new Map(ENV_SETTINGS.map((setting) => [setting.key, setting.env]))
@@ -31,7 +32,7 @@ const ENV_BY_KEY = new Map(ENV_SETTINGS.map((setting) => [setting.key, setting.e
  * config file, or throws one ConfigError listing every problem.
  * Pure apart from reading the config file: tests pass their own `env`.
  */
-export function loadConfig (env: Readonly<Record<string, string | undefined>>, overrides: { regions?: unknown, callers?: unknown } = {}): Config {
+export function loadConfig (env: Readonly<Record<string, string | undefined>>, overrides: { regions?: unknown, callers?: unknown, issuers?: unknown } = {}): Config {
   const raw: Record<string, unknown> = {}
   for (const setting of ENV_SETTINGS) {
     const value = env[setting.env]
@@ -45,6 +46,7 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, o
   }
   if (overrides.regions !== undefined) raw.regions = overrides.regions
   if (overrides.callers !== undefined) raw.callers = overrides.callers
+  if (overrides.issuers !== undefined) raw.issuers = overrides.issuers
 
   const parsed = ConfigSchema.safeParse(raw)
   if (!parsed.success) {
@@ -81,12 +83,13 @@ function readConfigFile (path: string, problems: string[]): Record<string, unkno
   if (content === null || content === undefined) return {}
   const shape = FILE_KEYS.safeParse(content)
   if (!shape.success) {
-    for (const issue of shape.error.issues) problems.push(`${path}: ${issue.path.join('.') || '(top level)'}: ${issue.message} (allowed top-level keys: regions, callers)`)
+    for (const issue of shape.error.issues) problems.push(`${path}: ${issue.path.join('.') || '(top level)'}: ${issue.message} (allowed top-level keys: regions, callers, issuers)`)
     return undefined
   }
   const result: Record<string, unknown> = {}
   if (shape.data.regions !== undefined) result.regions = shape.data.regions
   if (shape.data.callers !== undefined) result.callers = shape.data.callers
+  if (shape.data.issuers !== undefined) result.issuers = shape.data.issuers
   return result
 }
 
@@ -96,7 +99,7 @@ function describeIssue (issue: { path: PropertyKey[], message: string }, configF
     const env = ENV_BY_KEY.get(issue.path.slice(0, length).map(String).join('.'))
     if (env !== undefined) return `${env} (${dotted}): ${issue.message}`
   }
-  const inFile = issue.path[0] === 'regions' || issue.path[0] === 'callers'
+  const inFile = issue.path[0] === 'regions' || issue.path[0] === 'callers' || issue.path[0] === 'issuers'
   return `${inFile && configFile !== undefined ? `${configFile}: ` : ''}${dotted || '(config)'}: ${issue.message}`
 }
 

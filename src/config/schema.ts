@@ -1,10 +1,21 @@
 import { z } from 'zod'
+import { IssuerSchema, jwtCallerFields, jwtConfigProblems } from '../auth/jwt-config.js'
 
 /** Numbers from the environment: a blank value is an error, not 0. */
 const envNumber = (schema: z.ZodNumber): z.ZodType<number> => z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? Number.NaN : value), z.coerce.number().pipe(schema)) as unknown as z.ZodType<number>
 const port = envNumber(z.number().int().min(0).max(65535))
 const positiveInt = envNumber(z.number().int().positive())
 const flag = z.stringbool()
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const
+/** `requests/window`, e.g. `100/60s`. */
+const rateLimit = z.string()
+  .regex(/^\d+\/\d+(ms|s|m)$/, 'requests per window, e.g. 100/60s')
+  .transform((text) => {
+    const [, requests = '0', amount = '0', unit = 's'] = /^(\d+)\/(\d+)(ms|s|m)$/.exec(text) ?? []
+    return { requests: Number(requests), windowMs: Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS] }
+  })
+  .refine((limit) => limit.requests >= 1 && limit.windowMs >= 1, 'at least 1 request per window of at least 1 ms')
 
 export const DEFAULT_REGIONS = ['us', 'eu', 'de', 'uk', 'sg', 'ap', 'jp'] as const
 
@@ -16,6 +27,11 @@ export const TENANT_ACTIONS = [
   'tenants:reactivate'
 ] as const
 export type TenantAction = typeof TENANT_ACTIONS[number]
+
+/** Actions on the broker's own data, granted like the tenant actions. */
+export const BROKER_ACTIONS = ['audit:read'] as const
+export const ACTIONS = [...TENANT_ACTIONS, ...BROKER_ACTIONS] as const
+export type Action = typeof ACTIONS[number]
 
 const regionCode = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a region code is lowercase letters, digits or dashes')
 const hostname = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, 'a lowercase DNS name')
@@ -42,9 +58,10 @@ export const TenantApiGrantSchema = z.string().regex(
 
 export const GrantSchema = z.strictObject({
   regions: z.union([z.literal('*'), z.array(regionCode).min(1)]),
-  actions: z.array(z.enum(TENANT_ACTIONS)).default([]),
+  actions: z.array(z.enum(ACTIONS)).default([]),
   tenantApi: z.array(TenantApiGrantSchema).default([]),
-  tenants: z.union([z.literal('*'), z.array(z.string().min(1)).min(1)]).default('*')
+  /** '*', a list of tenant ids and hostnames, or 'created': the tenants this caller created through the broker (its tenant registry). */
+  tenants: z.union([z.literal('*'), z.literal('created'), z.array(z.string().min(1)).min(1)]).default('*')
 }).refine((grant) => grant.actions.length > 0 || grant.tenantApi.length > 0, 'a grant needs at least one of `actions` or `tenantApi`')
 
 export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/
@@ -52,7 +69,11 @@ export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/
 export const CallerSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a caller name is lowercase letters, digits, dots, dashes or underscores'),
   apiKeyHashes: z.array(z.string().regex(API_KEY_HASH_PATTERN, 'an API key hash is "sha256:" and 64 hex digits (see `qlik-broker create-api-key`)')).default([]),
-  grants: z.array(GrantSchema).default([])
+  /** JWT callers: `subjects` (`<issuer name>:<sub>`) and `claims` rules, see src/auth/jwt-config.ts. */
+  ...jwtCallerFields,
+  grants: z.array(GrantSchema).default([]),
+  /** Overrides CALLER_QUOTA for this caller, e.g. `1200/60s`. */
+  quota: rateLimit.optional()
 })
 
 const VaultSchema = z.object({
@@ -112,11 +133,35 @@ export const ConfigSchema = z.object({
     tenantReadsVia: z.enum(['register', 'tenant']).default('register'),
     timeoutMs: positiveInt.default(30_000),
     connectTimeoutMs: positiveInt.default(5_000),
-    tokenScope: z.string().min(1).optional()
+    tokenScope: z.string().min(1).optional(),
+    tier1Limit: rateLimit.default({ requests: 1000, windowMs: 60_000 }),
+    tier2Limit: rateLimit.default({ requests: 100, windowMs: 60_000 }),
+    budgetMaxWaitMs: envNumber(z.number().int().min(0)).default(10_000),
+    retryMaxAttempts: envNumber(z.number().int().min(1).max(20)).default(4),
+    breakerFailures: positiveInt.default(5),
+    breakerCooldownMs: positiveInt.default(30_000)
+  }).prefault({}),
+  /** OpenTelemetry tracing: on when an OTLP endpoint is set and the SDK is not disabled (src/observability/tracing.ts). */
+  tracing: z.object({
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    tracesEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+    sdkDisabled: flag.default(false),
+    serviceName: z.string().min(1).default('qlik-broker')
+  }).prefault({}),
+  /** Idempotency keys, tenant registry, audit trail and policy reload. */
+  governance: z.object({
+    idempotencyRetentionSeconds: positiveInt.default(86_400),
+    auditStreamMaxLen: positiveInt.default(100_000),
+    configCheckIntervalSeconds: positiveInt.default(30)
   }).prefault({}),
   /** From the config file; when absent, derived from `qlik.regions`. */
   regions: z.array(RegionSchema).optional(),
-  callers: z.array(CallerSchema).default([])
+  /** From the config file: trusted JWT issuers. */
+  issuers: z.array(IssuerSchema).default([]),
+  callers: z.array(CallerSchema).default([]),
+  quota: z.object({
+    default: rateLimit.default({ requests: 600, windowMs: 60_000 })
+  }).prefault({})
 })
 
 export interface ConfigProblem { path: Array<string | number>, message: string }
@@ -181,6 +226,7 @@ export function crossFieldProblems (config: unknown): ConfigProblem[] {
       }
     })
   })
+  problems.push(...jwtConfigProblems(root))
   return problems
 }
 

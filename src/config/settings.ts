@@ -13,7 +13,8 @@ export interface EnvSetting {
 }
 
 export const ENV_SETTINGS: readonly EnvSetting[] = [
-  { env: 'BROKER_CONFIG_FILE', key: 'configFile', description: 'YAML or JSON file with `regions`, `callers` (and their policy). Optional.', example: '/etc/qlik-broker/config.yaml' },
+  { env: 'BROKER_CONFIG_FILE', key: 'configFile', description: 'YAML or JSON file with `regions`, `callers` (and their policy) and JWT `issuers`. Optional.', example: '/etc/qlik-broker/config.yaml' },
+  { env: 'BROKER_CONFIG_CHECK_INTERVAL_SECONDS', key: 'governance.configCheckIntervalSeconds', description: 'The config file is watched and its `callers` (keys, grants) reloaded when it changes; this is how often its modification time is also checked, for file systems where watching misses a change. A file that does not validate is refused (logged) and the previous policy stays in force.', default: '30', example: '10' },
   { env: 'BROKER_HOST', key: 'server.host', description: 'Address to listen on.', default: '0.0.0.0', example: '127.0.0.1' },
   { env: 'BROKER_PORT', key: 'server.port', description: 'Port to listen on (0 picks a free one).', default: '8080', example: '8080' },
   { env: 'LOG_LEVEL', key: 'server.logLevel', description: 'pino level: fatal, error, warn, info, debug, trace or silent.', default: 'info', example: 'debug' },
@@ -48,11 +49,24 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { env: 'TOKEN_EXPIRY_MARGIN_SECONDS', key: 'cache.expiryMarginSeconds', description: 'A cached token is dropped this long before Qlik\'s expiry, so no expired token is ever sent.', default: '300', example: '600' },
   { env: 'TOKEN_REFRESH_WINDOW', key: 'cache.refreshWindow', description: 'A token in use is replaced in the background when this share of its lifetime has passed, picked at random in the window by each replica (the first one refreshes for all).', default: '0.6-0.8', example: '0.5-0.7' },
   { env: 'TOKEN_MINT_LEASE_MS', key: 'cache.mintLeaseMs', description: 'Lease of the Redis lock that lets one replica mint a key\'s token; renewed while minting, so it only bounds how long a crashed holder blocks the others.', default: '5000', example: '3000' },
+  { env: 'IDEMPOTENCY_RETENTION_SECONDS', key: 'governance.idempotencyRetentionSeconds', description: 'How long the answer to a request with an `Idempotency-Key` is kept and replayed (Redis, or in process without REDIS_URL).', default: '86400', example: '172800' },
+  { env: 'AUDIT_STREAM_MAX_LEN', key: 'governance.auditStreamMaxLen', description: 'Approximate number of audit events kept in the Redis stream `<prefix>audit` (`XADD MAXLEN ~`); without REDIS_URL the process keeps the last min(this, 10000).', default: '100000', example: '1000000' },
   { env: 'QLIK_DOMAIN', key: 'qlik.domain', description: 'Qlik Cloud domain; register hosts are `register.<region>.<domain>`, tenant hosts end in `.<region>.<domain>`.', default: 'qlikcloud.com', example: 'qlikcloud.com' },
   { env: 'QLIK_REGIONS', key: 'qlik.regions', description: 'Regions served, comma-separated, when the config file has no `regions`.', default: 'us,eu,de,uk,sg,ap,jp', example: 'eu,us' },
   { env: 'QLIK_UPSTREAM_ORIGIN', key: 'qlik.upstreamOrigin', description: 'Send every Qlik request to this origin instead of the host itself, keeping the Qlik host in the `Host` header (the simulator, or an egress proxy). Unset in production.', example: 'http://127.0.0.1:4100' },
   { env: 'QLIK_TENANT_READS_VIA', key: 'qlik.tenantReadsVia', description: 'Host for GET/PATCH of a tenant: `register` (the region\'s register host) or `tenant` (the tenant\'s own host).', default: 'register', example: 'tenant' },
   { env: 'QLIK_TIMEOUT_MS', key: 'qlik.timeoutMs', description: 'Time Qlik has to answer one request (headers and body).', default: '30000', example: '15000' },
   { env: 'QLIK_CONNECT_TIMEOUT_MS', key: 'qlik.connectTimeoutMs', description: 'Time to open a connection to Qlik.', default: '5000', example: '2000' },
-  { env: 'QLIK_TOKEN_SCOPE', key: 'qlik.tokenScope', description: 'Scope sent when minting; unset sends none, which Qlik answers with the client\'s fixed scopes.', example: 'admin_classic' }
+  { env: 'QLIK_TIER1_LIMIT', key: 'qlik.tier1Limit', description: 'Qlik\'s Tier 1 limit (most GETs) per bot user per tenant, shared by all replicas: requests per window (`ms`, `s` or `m`).', default: '1000/60s', example: '500/60s' },
+  { env: 'QLIK_TIER2_LIMIT', key: 'qlik.tier2Limit', description: 'Qlik\'s Tier 2 limit (writes, /oauth/token) per bot user per tenant.', default: '100/60s', example: '50/60s' },
+  { env: 'QLIK_BUDGET_MAX_WAIT_MS', key: 'qlik.budgetMaxWaitMs', description: 'Longest a request waits for its share of Qlik\'s rate budget; beyond it the caller gets 429 with Retry-After.', default: '10000', example: '2000' },
+  { env: 'QLIK_RETRY_MAX_ATTEMPTS', key: 'qlik.retryMaxAttempts', description: 'Attempts per Qlik call for 429s and transient failures (only where a retry cannot act twice).', default: '4', example: '6' },
+  { env: 'QLIK_BREAKER_FAILURES', key: 'qlik.breakerFailures', description: 'Failures in a row (5xx, timeouts, connection errors) that open a host\'s circuit breaker.', default: '5', example: '10' },
+  { env: 'QLIK_BREAKER_COOLDOWN_MS', key: 'qlik.breakerCooldownMs', description: 'How long an open breaker fails fast before letting one probe through.', default: '30000', example: '10000' },
+  { env: 'CALLER_QUOTA', key: 'quota.default', description: 'Requests each caller may make per window, across all replicas (a caller in the config file may set its own `quota`). Answered with RateLimit headers; past it, 429.', default: '600/60s', example: '1200/60s' },
+  { env: 'QLIK_TOKEN_SCOPE', key: 'qlik.tokenScope', description: 'Scope sent when minting; unset sends none, which Qlik answers with the client\'s fixed scopes.', example: 'admin_classic' },
+  { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', key: 'tracing.endpoint', description: 'OpenTelemetry collector (OTLP over HTTP); spans go to `<url>/v1/traces`. Setting it (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns tracing on; unset, tracing is off and OpenTelemetry is not even loaded. The exporter also reads the standard OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT and _COMPRESSION.', example: 'http://otel-collector:4318' },
+  { env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', key: 'tracing.tracesEndpoint', description: 'Full URL spans are posted to, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT.', example: 'http://otel-collector:4318/v1/traces' },
+  { env: 'OTEL_SDK_DISABLED', key: 'tracing.sdkDisabled', description: '`true` keeps tracing off even with an endpoint set.', default: 'false', example: 'true' },
+  { env: 'OTEL_SERVICE_NAME', key: 'tracing.serviceName', description: '`service.name` of the broker\'s spans.', default: 'qlik-broker', example: 'qlik-broker-eu' }
 ]

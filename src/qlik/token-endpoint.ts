@@ -4,6 +4,7 @@ import { seal } from '../secrets/sealed.js'
 import type { RegionCredentials } from '../secrets/secrets-source.js'
 import type { CachedToken } from '../tokens/token-store.js'
 import { readQlikErrors } from './qlik-error-envelope.js'
+import type { RateBudget } from './rate-budget.js'
 import type { UpstreamClient, UpstreamTarget } from './upstream-client.js'
 
 const TokenResponseSchema = z.object({
@@ -37,10 +38,16 @@ export interface TokenEndpoint {
  * answers errors with its own `errors[]` envelope (reference §2.4), not
  * RFC 6749's `error` field; the broker never echoes that body.
  */
-export function createTokenEndpoint (upstream: UpstreamClient, options: { scope?: string | undefined, now?: () => number } = {}): TokenEndpoint {
+export function createTokenEndpoint (upstream: UpstreamClient, options: { scope?: string | undefined, budget?: RateBudget, now?: () => number } = {}): TokenEndpoint {
   const now = options.now ?? Date.now
   return {
     async mint (target, credentials, requestId) {
+      // /oauth/token is Tier 2 on the same host: it spends the bot user's budget too.
+      const reservation = await options.budget?.reserve(target.host, 2)
+      if (reservation !== undefined && !reservation.granted) {
+        throw new BrokerError('QB_RATE_LIMITED', `Qlik's token endpoint on ${target.host} has no budget left for now`, { headers: { 'retry-after': String(Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))) } })
+      }
+      if (reservation !== undefined && reservation.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, reservation.delayMs))
       const body = JSON.stringify({
         grant_type: 'client_credentials',
         client_id: credentials.clientId,

@@ -13,6 +13,10 @@ export const RegionSchema = z.object({
     since: z.string().optional(),
     retryAt: z.string().optional(),
     detail: z.string().optional()
+  }),
+  breakers: z.object({
+    register: z.enum(['closed', 'open', 'half-open']).describe('Circuit breaker of the register host in this replica.'),
+    openTenantHosts: z.int().min(0).describe('Tenant hosts of the region whose breaker is open or half-open in this replica.')
   })
 }).meta({ id: 'Region', description: 'A configured region and the health of its credentials. Never a secret.' })
 

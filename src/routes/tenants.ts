@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { callerOf } from '../http/authentication.js'
-import { sendUpstream } from '../http/send-upstream.js'
+import { sendCaptured } from '../idempotency/captured-answer.js'
+import type { Idempotency } from '../idempotency/idempotency.js'
+import { IDEMPOTENT_ERRORS, IdempotencyKeyHeaderSchema } from '../idempotency/idempotency-schemas.js'
 import { upstreamRequestHeaders } from '../qlik/header-policy.js'
 import {
   QlikErrorsSchema,
@@ -22,10 +24,15 @@ const TenantParamsSchema = RegionParamsSchema.extend({
 
 const ConfirmHostnameHeadersSchema = z.object({
   'qlik-confirm-hostname': z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a hostname of the tenant').describe('One of the tenant\'s hostnames, as Qlik requires; a mismatch is answered 412 by Qlik.'),
-  'qlik-api-version': z.string().optional()
+  'qlik-api-version': z.string().optional(),
+  'idempotency-key': IdempotencyKeyHeaderSchema
 })
 
 const ApiVersionHeadersSchema = z.object({ 'qlik-api-version': z.string().optional() })
+const MutatingHeadersSchema = ApiVersionHeadersSchema.extend({ 'idempotency-key': IdempotencyKeyHeaderSchema })
+
+/** How a caller finds out what happened when Qlik did not answer (the idempotency unknown-outcome problem). */
+const checkTenant = (region: string, tenantId: string, what: string): string => `GET /regions/${region}/api/v1/tenants/${tenantId} shows ${what}.`
 
 const UPSTREAM_ERRORS = {
   400: z.union([ProblemSchema, QlikErrorsSchema]),
@@ -40,7 +47,7 @@ const TAGS = ['Tenants lifecycle']
  * Qlik's Tenants API behind `/regions/{region}`: same paths, bodies and
  * answers, so @qlik/api pointed at `<broker>/regions/<region>` works as is.
  */
-export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }> = async (app, { lifecycle }) => {
+export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, idempotency: Idempotency }> = async (app, { lifecycle, idempotency }) => {
   app.post('/regions/:region/api/v1/tenants', {
     config: { authenticate: true },
     schema: {
@@ -49,11 +56,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       summary: 'Create a tenant (register host of the region)',
       security: BEARER_SECURITY,
       params: RegionParamsSchema,
-      headers: ApiVersionHeadersSchema,
+      headers: MutatingHeadersSchema,
       body: TenantCreationRequestSchema,
-      response: { 201: TenantSchema, ...UPSTREAM_ERRORS }
+      response: { 201: TenantSchema, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
-  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+  }, async (request, reply) => idempotency.respond(request, reply, {
+    check: `Qlik may have created a tenant that the broker could not record (it is not in GET /regions/${request.params.region}/tenants): look for it in Qlik (the subscription's tenants in My Qlik) before creating another.`
+  }, async (idempotencyKey) => lifecycle.run({
     caller: callerOf(request),
     regionCode: request.params.region,
     action: 'tenants:create',
@@ -62,7 +71,8 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
     headers: upstreamRequestHeaders(request.headers, request.id),
     body: request.body,
     requestId: request.id,
-    logger: request.log
+    logger: request.log,
+    idempotencyKey
   })))
 
   app.get('/regions/:region/api/v1/tenants/:tenantId', {
@@ -76,7 +86,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       headers: ApiVersionHeadersSchema,
       response: { 200: TenantSchema, ...UPSTREAM_ERRORS }
     }
-  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+  }, async (request, reply) => sendCaptured(reply, await lifecycle.run({
     caller: callerOf(request),
     regionCode: request.params.region,
     action: 'tenants:read',
@@ -96,11 +106,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       summary: 'Rename a tenant, add an alias hostname, or change its flags (JSON Patch replace operations)',
       security: BEARER_SECURITY,
       params: TenantParamsSchema,
-      headers: ApiVersionHeadersSchema,
+      headers: MutatingHeadersSchema,
       body: TenantPatchRequestSchema,
-      response: { 204: z.undefined().describe('Patched.'), ...UPSTREAM_ERRORS }
+      response: { 204: z.undefined().describe('Patched.'), ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
-  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+  }, async (request, reply) => idempotency.respond(request, reply, {
+    check: checkTenant(request.params.region, request.params.tenantId, 'whether the change was made')
+  }, async (idempotencyKey) => lifecycle.run({
     caller: callerOf(request),
     regionCode: request.params.region,
     action: 'tenants:update',
@@ -110,7 +122,8 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
     headers: upstreamRequestHeaders(request.headers, request.id),
     body: request.body,
     requestId: request.id,
-    logger: request.log
+    logger: request.log,
+    idempotencyKey
   })))
 
   app.post('/regions/:region/api/v1/tenants/:tenantId/actions/deactivate', {
@@ -123,9 +136,12 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       params: TenantParamsSchema,
       headers: ConfirmHostnameHeadersSchema,
       body: TenantDeactivateRequestSchema.nullish(),
-      response: { 200: TenantDeactivateResponseSchema, ...UPSTREAM_ERRORS }
+      response: { 200: TenantDeactivateResponseSchema, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
-  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+  }, async (request, reply) => idempotency.respond(request, reply, {
+    body: request.body ?? {},
+    check: checkTenant(request.params.region, request.params.tenantId, 'its current status')
+  }, async (idempotencyKey) => lifecycle.run({
     caller: callerOf(request),
     regionCode: request.params.region,
     action: 'tenants:deactivate',
@@ -135,7 +151,8 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
     headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
     body: request.body ?? {},
     requestId: request.id,
-    logger: request.log
+    logger: request.log,
+    idempotencyKey
   })))
 
   app.post('/regions/:region/api/v1/tenants/:tenantId/actions/reactivate', {
@@ -148,9 +165,12 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
       params: TenantParamsSchema,
       headers: ConfirmHostnameHeadersSchema,
       body: TenantReactivateRequestSchema.nullish(),
-      response: { 200: TenantReactivateResponseSchema, ...UPSTREAM_ERRORS }
+      response: { 200: TenantReactivateResponseSchema, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
-  }, async (request, reply) => sendUpstream(reply, await lifecycle.run({
+  }, async (request, reply) => idempotency.respond(request, reply, {
+    body: request.body ?? {},
+    check: checkTenant(request.params.region, request.params.tenantId, 'its current status')
+  }, async (idempotencyKey) => lifecycle.run({
     caller: callerOf(request),
     regionCode: request.params.region,
     action: 'tenants:reactivate',
@@ -160,6 +180,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle }>
     headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
     body: request.body ?? {},
     requestId: request.id,
-    logger: request.log
+    logger: request.log,
+    idempotencyKey
   })))
 }

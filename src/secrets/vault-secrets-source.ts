@@ -25,6 +25,13 @@ export interface VaultSecretsSourceOptions {
   caCertPem?: string
   logger: VaultLogger
   now?: () => number
+  /** Every call to Vault and its outcome, for metrics. Never carries a token, path value or secret. */
+  onEvent?: (event: VaultEvent) => void
+}
+
+export interface VaultEvent {
+  operation: 'login' | 'read' | 'metadata' | 'renew' | 'lookup'
+  outcome: 'ok' | 'error'
 }
 
 export interface VaultStartResult {
@@ -54,12 +61,12 @@ const SAFE_MOUNT = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/
 export function createVaultSecretsSource (options: VaultSecretsSourceOptions): VaultSecretsSource {
   const { kvMount, regions } = validate(options)
   const logger = options.logger
-  const client: VaultClient = createVaultClient({
+  const client: VaultClient = observed(createVaultClient({
     address: options.address,
     requestTimeoutMs: options.requestTimeoutMs,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     ...(options.caCertPem === undefined ? {} : { caCertPem: options.caCertPem })
-  })
+  }), `${kvMount}/metadata/`, options.onEvent)
   const keeper = createVaultTokenKeeper({ client, auth: options.auth, logger, now: options.now ?? Date.now })
 
   const memory = new Map<string, RegionCredentials>()
@@ -205,6 +212,28 @@ export function createVaultSecretsSource (options: VaultSecretsSourceOptions): V
       keeper.close()
       memory.clear()
     }
+  }
+}
+
+/** Reports each client call (logins included: the token keeper uses this client) to `onEvent`. */
+function observed (client: VaultClient, metadataPrefix: string, onEvent: ((event: VaultEvent) => void) | undefined): VaultClient {
+  if (onEvent === undefined) return client
+  async function report<T> (operation: VaultEvent['operation'], call: Promise<T>): Promise<T> {
+    try {
+      const result = await call
+      onEvent?.({ operation, outcome: 'ok' })
+      return result
+    } catch (err) {
+      onEvent?.({ operation, outcome: 'error' })
+      throw err
+    }
+  }
+  return {
+    read: (path, token) => report(path.startsWith(metadataPrefix) ? 'metadata' : 'read', client.read(path, token)),
+    approleLogin: (input) => report('login', client.approleLogin(input)),
+    kubernetesLogin: (input) => report('login', client.kubernetesLogin(input)),
+    renewSelf: (token) => report('renew', client.renewSelf(token)),
+    lookupSelf: (token) => report('lookup', client.lookupSelf(token))
   }
 }
 

@@ -1,13 +1,15 @@
 import type { Dispatcher } from 'undici'
+import type { AuditTrail } from '../audit/audit-trail.js'
 import type { Caller } from '../auth/caller.js'
 import { evaluatePolicy } from '../auth/policy.js'
 import type { TenantAction } from '../config/schema.js'
 import { BrokerError } from '../http/broker-error.js'
-import { audit } from '../observability/audit.js'
+import { captureUpstream, type CapturedAnswer } from '../idempotency/captured-answer.js'
 import type { Logger } from '../observability/logger.js'
 import type { QlikGateway } from '../qlik/qlik-gateway.js'
-import type { UpstreamResponse } from '../qlik/upstream-client.js'
 import type { RegionRegistry } from '../regions/region-registry.js'
+import { rememberAnswer } from '../registry/registry-recorder.js'
+import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
 
 export interface LifecycleRequest {
   caller: Caller
@@ -20,10 +22,13 @@ export interface LifecycleRequest {
   body?: unknown
   requestId: string
   logger: Logger
+  /** The caller's Idempotency-Key, for the audit trail. */
+  idempotencyKey?: string | undefined
 }
 
 export interface TenantLifecycle {
-  run (request: LifecycleRequest): Promise<UpstreamResponse>
+  /** Qlik's answer, read into memory (Tenants API answers are small): the registry is kept from it. */
+  run (request: LifecycleRequest): Promise<CapturedAnswer>
 }
 
 /** Actions Qlik only accepts on the register host with the regional client's token. */
@@ -31,18 +36,27 @@ const REGISTER_ONLY: ReadonlySet<TenantAction> = new Set(['tenants:create', 'ten
 
 /**
  * Tenant lifecycle on Qlik's Tenants API: policy first (nothing is minted or
- * sent for a refused request), then the right host, then Qlik's answer as is.
+ * sent for a refused request; the tenant registry tells which tenants a
+ * caller created), then the right host, then Qlik's answer as is, which
+ * also keeps the registry current. Every outcome is one audit event.
  */
-export function createTenantLifecycle (options: { regions: RegionRegistry, gateway: QlikGateway, tenantReadsVia: 'register' | 'tenant' }): TenantLifecycle {
-  const { regions, gateway } = options
+export function createTenantLifecycle (options: { regions: RegionRegistry, gateway: QlikGateway, tenantReadsVia: 'register' | 'tenant', registry: TenantRegistry, audit: AuditTrail }): TenantLifecycle {
+  const { regions, gateway, registry } = options
   return {
     async run (request) {
       const region = regions.require(request.regionCode)
       const started = performance.now()
-      const event = { requestId: request.requestId, caller: request.caller.name, region: region.code, action: request.action, tenant: request.tenantId }
-      const decision = evaluatePolicy(request.caller, { kind: 'action', region: region.code, action: request.action, tenants: request.tenantId === undefined ? [] : [request.tenantId] })
+      const event = { requestId: request.requestId, caller: request.caller.name, region: region.code, action: request.action, tenant: request.tenantId, idempotencyKey: request.idempotencyKey }
+      let target
+      try {
+        target = await policyTarget(registry, request.caller, region.code, request.tenantId === undefined ? [] : [request.tenantId])
+      } catch (error) {
+        await options.audit.record(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+        throw error
+      }
+      const decision = evaluatePolicy(request.caller, { kind: 'action', region: region.code, action: request.action, tenants: target.tenants, createdByCaller: target.createdByCaller })
       if (!decision.allowed) {
-        audit(request.logger, { ...event, outcome: 'denied' })
+        await options.audit.record(request.logger, { ...event, outcome: 'denied' })
         throw new BrokerError('QB_FORBIDDEN', decision.reason)
       }
       try {
@@ -58,10 +72,12 @@ export function createTenantLifecycle (options: { regions: RegionRegistry, gatew
           body: request.body === undefined ? undefined : JSON.stringify(request.body),
           requestId: request.requestId
         })
-        audit(request.logger, { ...event, outcome: 'allowed', upstreamStatus: response.statusCode, durationMs: Math.round(performance.now() - started) })
-        return response
+        const answer = await captureUpstream(response)
+        const registered = await rememberAnswer(registry, { action: request.action, caller: request.caller.name, region: region.code, tenantId: request.tenantId, requestBody: request.body, answer }, request.logger)
+        await options.audit.record(request.logger, { ...event, tenant: event.tenant ?? registered?.id, outcome: 'allowed', upstreamStatus: answer.statusCode, durationMs: Math.round(performance.now() - started) })
+        return answer
       } catch (error) {
-        audit(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+        await options.audit.record(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
         throw error
       }
     }

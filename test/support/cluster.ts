@@ -44,6 +44,10 @@ export async function startCluster (options: { replicas: number, redis: RedisSer
     REDIS_URL: options.redis.url,
     REDIS_KEY_PREFIX: `qb-cluster-${Date.now()}:`,
     CACHE_ENCRYPTION_KEYS: createCipherKeySpec('cluster'),
+    // Token and failure tests drive far more than Qlik's real budget and a caller's quota allow.
+    QLIK_TIER1_LIMIT: '100000000/60s',
+    QLIK_TIER2_LIMIT: '100000000/60s',
+    CALLER_QUOTA: '100000000/60s',
     ...options.env
   }
   const brokers: BrokerProcess[] = []

@@ -19,7 +19,7 @@ await describe('createApiKeyVerifier', async () => {
   await it('returns the caller with its grants when the key is one of its keys', async () => {
     for (const { key } of alphaKeys) {
       const caller = await verifier.verify(key)
-      assert.deepEqual(caller, { name: 'alpha', via: 'api-key', grants: callers[0]?.grants })
+      assert.deepEqual(caller, { name: 'alpha', via: 'api-key', grants: callers[0]?.grants, quota: undefined })
     }
     assert.equal((await verifier.verify(betaKey.key))?.name, 'beta')
   })

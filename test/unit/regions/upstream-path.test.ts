@@ -13,7 +13,7 @@ await describe('checkUpstreamPath', async () => {
     '/api/v1/spaces/6433a2f1e0b7b1e2f7c1e2a1/assignments',
     '/api/v1/items/a.b~c_d-e',
     '/api/v1/data-files/name%20with%20space.csv',
-    '/api/v1/x/:id@!$&\'()*+,;='
+    '/api/v1/x/:id@!$&\'()*+,='
   ]) {
     await it(`returns ${path} unchanged when it stays under /api/v1`, () => {
       assert.equal(checkUpstreamPath(path), path)
@@ -36,6 +36,9 @@ await describe('checkUpstreamPath', async () => {
     ['/api/v1//x', /./],
     ['/api/v1/x//y', /./],
     ['/api/v1/a\\b', /characters not allowed/],
+    // Some servers read `..;` as `..` (path parameters): no semicolons at all.
+    ['/api/v1/..;/x', /characters not allowed/],
+    ['/api/v1/users;jsessionid=x', /characters not allowed/],
     ['/api/v2/x', /characters not allowed/],
     ['/api/v1x', /characters not allowed/],
     ['/api/v1x/users', /characters not allowed/],
