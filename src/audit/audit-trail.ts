@@ -71,16 +71,16 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
     kind: log.kind,
     async record (requestLogger, event) {
       audit(requestLogger, event)
-      try {
-        await log.append({ time: new Date(now()).toISOString(), ...event })
-      } catch (error) {
+      // Not awaited: the request does not wait for the audit store, and an
+      // outage there never fails it (the log line above is already written).
+      log.append({ time: new Date(now()).toISOString(), ...event }).catch((error: unknown) => {
         unreported++
         if (now() - lastReported >= interval) {
           logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)
           lastReported = now()
           unreported = 0
         }
-      }
+      })
     },
     async query (query, visible) {
       const fromMs = query.sinceMs === undefined ? undefined : query.sinceMs - CLOCK_SLACK_MS

@@ -174,7 +174,12 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
           return { granted: true, delayMs: Math.max(0, Math.ceil(slot - current)) }
         }
         if (lease.fetching !== undefined) {
-          await lease.fetching
+          try {
+            await lease.fetching
+          } catch {
+            // The request that started the booking reports the outage.
+            return await local.reserve(host, tier)
+          }
           continue
         }
         let refusal: Reservation | undefined

@@ -126,61 +126,39 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     idempotencyKey
   })))
 
-  app.post('/regions/:region/api/v1/tenants/:tenantId/actions/deactivate', {
-    config: { authenticate: true },
-    schema: {
-      tags: TAGS,
-      operationId: 'deactivateTenant',
-      summary: 'Deactivate a tenant (purged after purgeAfterDays)',
-      security: BEARER_SECURITY,
-      params: TenantParamsSchema,
-      headers: ConfirmHostnameHeadersSchema,
-      body: TenantDeactivateRequestSchema.nullish(),
-      response: { 200: TenantDeactivateResponseSchema, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
-    }
-  }, async (request, reply) => idempotency.respond(request, reply, {
-    body: request.body ?? {},
-    check: checkTenant(request.params.region, request.params.tenantId, 'its current status')
-  }, async (idempotencyKey) => lifecycle.run({
-    caller: callerOf(request),
-    regionCode: request.params.region,
-    action: 'tenants:deactivate',
-    tenantId: request.params.tenantId,
-    method: 'POST',
-    path: `/api/v1/tenants/${request.params.tenantId}/actions/deactivate`,
-    headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
-    body: request.body ?? {},
-    requestId: request.id,
-    logger: request.log,
-    idempotencyKey
-  })))
-
-  app.post('/regions/:region/api/v1/tenants/:tenantId/actions/reactivate', {
-    config: { authenticate: true },
-    schema: {
-      tags: TAGS,
-      operationId: 'reactivateTenant',
-      summary: 'Reactivate a deactivated tenant before it is purged',
-      security: BEARER_SECURITY,
-      params: TenantParamsSchema,
-      headers: ConfirmHostnameHeadersSchema,
-      body: TenantReactivateRequestSchema.nullish(),
-      response: { 200: TenantReactivateResponseSchema, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
-    }
-  }, async (request, reply) => idempotency.respond(request, reply, {
-    body: request.body ?? {},
-    check: checkTenant(request.params.region, request.params.tenantId, 'its current status')
-  }, async (idempotencyKey) => lifecycle.run({
-    caller: callerOf(request),
-    regionCode: request.params.region,
-    action: 'tenants:reactivate',
-    tenantId: request.params.tenantId,
-    method: 'POST',
-    path: `/api/v1/tenants/${request.params.tenantId}/actions/reactivate`,
-    headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
-    body: request.body ?? {},
-    requestId: request.id,
-    logger: request.log,
-    idempotencyKey
-  })))
+  // Deactivate and reactivate differ only in their action, body and answer.
+  const statusActions = [
+    { verb: 'deactivate', action: 'tenants:deactivate', operationId: 'deactivateTenant', summary: 'Deactivate a tenant (purged after purgeAfterDays)', body: TenantDeactivateRequestSchema, answer: TenantDeactivateResponseSchema },
+    { verb: 'reactivate', action: 'tenants:reactivate', operationId: 'reactivateTenant', summary: 'Reactivate a deactivated tenant before it is purged', body: TenantReactivateRequestSchema, answer: TenantReactivateResponseSchema }
+  ] as const
+  for (const { verb, action, operationId, summary, body, answer } of statusActions) {
+    app.post(`/regions/:region/api/v1/tenants/:tenantId/actions/${verb}`, {
+      config: { authenticate: true },
+      schema: {
+        tags: TAGS,
+        operationId,
+        summary,
+        security: BEARER_SECURITY,
+        params: TenantParamsSchema,
+        headers: ConfirmHostnameHeadersSchema,
+        body: body.nullish(),
+        response: { 200: answer, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
+      }
+    }, async (request, reply) => idempotency.respond(request, reply, {
+      body: request.body ?? {},
+      check: checkTenant(request.params.region, request.params.tenantId, 'its current status')
+    }, async (idempotencyKey) => lifecycle.run({
+      caller: callerOf(request),
+      regionCode: request.params.region,
+      action,
+      tenantId: request.params.tenantId,
+      method: 'POST',
+      path: `/api/v1/tenants/${request.params.tenantId}/actions/${verb}`,
+      headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
+      body: request.body ?? {},
+      requestId: request.id,
+      logger: request.log,
+      idempotencyKey
+    })))
+  }
 }

@@ -66,7 +66,7 @@ await describe('tokens across replicas', async () => {
     await redis.start()
     const result = await load
     assert.ok(result.sent > 500, `load ran (${result.sent} requests)`)
-    assert.equal(result.failed, 0, JSON.stringify(result.failures))
+    assert.equal(result.failed, 0, `${JSON.stringify(result.failures)}\n${cluster.brokers.map((broker) => broker.output()).join('\n').split('\n').filter((line) => line.includes('"level":"error"')).slice(0, 3).join('\n')}`)
 
     // Recovered: a new key is shared through Redis again (one mint for both replicas).
     const other = cluster.simulator.addTenant({ region: 'us' })
