@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse as parseYaml } from 'yaml'
 import { loadConfig } from '../../src/config/load-config.js'
+import { chartDefaults, compileValuesSchema, mergeValues } from './chart-values.js'
 import { CHART_DIR, REPO_ROOT, tempDir } from './tools.js'
 
 const DOCS = join(REPO_ROOT, 'docs')
@@ -55,6 +56,22 @@ await describe('operator docs', async () => {
     } finally {
       dir.remove()
     }
+  })
+
+  await it('give JWT caller and tracing values that the chart schema and the broker accept', () => {
+    const blocks = codeBlocks(readFileSync(join(DOCS, 'deploy-helm.md'), 'utf8'), 'yaml')
+    const jwt = blocks.find((yaml) => yaml.startsWith('issuers:'))
+    const tracing = blocks.find((yaml) => yaml.startsWith('tracing:'))
+    assert.ok(jwt && tracing, 'an issuers: and a tracing: example')
+    const validate = compileValuesSchema()
+    for (const block of [jwt, tracing]) {
+      const values = mergeValues(chartDefaults(), parseYaml(block))
+      assert.ok(validate(values), `${block.split('\n')[0] ?? ''} ${JSON.stringify(validate.errors)}`)
+    }
+    const { issuers, callers } = parseYaml(jwt) as { issuers: unknown, callers: unknown }
+    const config = loadConfig({}, { regions: [{ code: 'eu' }], issuers, callers })
+    assert.deepEqual(config.issuers.map((issuer) => [issuer.name, issuer.audiences, issuer.jwksUrl]), [['cluster', ['qlik-broker'], 'https://kubernetes.default.svc/openid/v1/jwks']])
+    assert.deepEqual(config.callers.map((caller) => caller.name), ['billing', 'reporting'])
   })
 
   await it('show the KV v2 agent template the chart renders (.Data.data)', () => {

@@ -2,17 +2,31 @@ import assert from 'node:assert/strict'
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Ajv } from 'ajv'
 import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml'
-import { loadConfig } from '../../src/config/load-config.js'
+import { loadConfig, type Config } from '../../src/config/load-config.js'
 import { ENV_SETTINGS } from '../../src/config/settings.js'
+import { tracingSettings } from '../../src/observability/tracing.js'
+import { chartDefaults, chartSchema, compileValuesSchema, mergeValues } from './chart-values.js'
 import { describeManifest, findUnknownFields, validateWithModels, type Manifest } from './k8s-schema.js'
 import { CHART_DIR, findTool, need, REPO_ROOT, run, tempDir } from './tools.js'
 
 /** Oldest (the chart's kubeVersion floor) and newest Kubernetes the chart is tested against. */
 const KUBE_VERSIONS = ['1.30.0', '1.35.0'] as const
-const REQUIRED_SCENARIOS = ['default', 'vault-kubernetes', 'vault-agent', 'existing-secret', 'full']
+const REQUIRED_SCENARIOS = ['default', 'vault-kubernetes', 'vault-agent', 'existing-secret', 'full', 'jwt-callers']
 const RELEASE = 'qb'
+const NAMESPACE = 'brokers'
+/**
+ * Standard variables the OpenTelemetry exporter reads by itself, beside the
+ * broker's own settings; the description of OTEL_EXPORTER_OTLP_ENDPOINT
+ * names them (a test below holds it to that).
+ */
+const OTEL_EXPORTER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_COMPRESSION']
+/** Tuning the chart sets on every render; its defaults are the broker's own. */
+const TUNING_SETTINGS = [
+  'QLIK_TIER1_LIMIT', 'QLIK_TIER2_LIMIT', 'QLIK_BUDGET_MAX_WAIT_MS', 'QLIK_RETRY_MAX_ATTEMPTS', 'QLIK_BREAKER_FAILURES', 'QLIK_BREAKER_COOLDOWN_MS',
+  'CALLER_QUOTA', 'TOKEN_EXPIRY_MARGIN_SECONDS', 'TOKEN_REFRESH_WINDOW', 'TOKEN_MINT_LEASE_MS',
+  'IDEMPOTENCY_RETENTION_SECONDS', 'AUDIT_STREAM_MAX_LEN', 'BROKER_CONFIG_CHECK_INTERVAL_SECONDS'
+]
 
 const helm = findTool('helm')
 const scenarios = readdirSync(join(CHART_DIR, 'ci')).filter((file) => file.endsWith('-values.yaml')).map((file) => file.replace(/-values\.yaml$/, '')).sort()
@@ -31,14 +45,19 @@ interface Container {
   startupProbe?: { httpGet?: { path: string, port: string | number } }
   lifecycle?: { preStop?: { sleep?: { seconds: number }, exec?: unknown } }
   resources?: { requests?: Record<string, string>, limits?: Record<string, string> }
-  volumeMounts?: Array<{ name: string, mountPath: string, readOnly?: boolean }>
+  volumeMounts?: Array<{ name: string, mountPath: string, readOnly?: boolean, subPath?: string }>
 }
 interface Volume {
   name: string
   emptyDir?: Record<string, unknown>
   configMap?: { name: string }
   secret?: { secretName: string, items?: Array<{ key: string, path: string }> }
-  projected?: { sources: Array<{ serviceAccountToken?: { audience?: string, expirationSeconds?: number, path: string } }> }
+  projected?: {
+    sources: Array<{
+      serviceAccountToken?: { audience?: string, expirationSeconds?: number, path: string }
+      configMap?: { name: string, items?: Array<{ key: string, path: string }> }
+    }>
+  }
 }
 interface PodSpec {
   automountServiceAccountToken?: boolean
@@ -52,6 +71,14 @@ interface PodSpec {
 interface Deployment extends Manifest {
   spec: { replicas?: number, selector: { matchLabels: Record<string, string> }, template: { metadata: { annotations?: Record<string, string>, labels: Record<string, string> }, spec: PodSpec } }
 }
+interface PolicyRule { ports?: Array<{ port: number | string, protocol?: string }>, to?: Array<Record<string, unknown>>, from?: Array<Record<string, unknown>> }
+interface NetworkPolicy extends Manifest {
+  spec: { podSelector: { matchLabels: Record<string, string> }, policyTypes: string[], ingress: PolicyRule[], egress: PolicyRule[] }
+}
+interface ClusterRoleBinding extends Manifest {
+  roleRef: { apiGroup: string, kind: string, name: string }
+  subjects?: Array<{ kind: string, name: string, namespace?: string }>
+}
 
 function helmEnv (home: string): NodeJS.ProcessEnv {
   return { ...process.env, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') }
@@ -59,15 +86,6 @@ function helmEnv (home: string): NodeJS.ProcessEnv {
 
 function parseManifests (text: string): Manifest[] {
   return parseAllDocuments(text).map((document) => document.toJS() as Manifest | null).filter((manifest): manifest is Manifest => manifest !== null)
-}
-
-/** Helm's coalescing of a values file over the defaults: maps merge, everything else replaces. */
-function mergeValues (base: unknown, override: unknown): unknown {
-  const isMap = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
-  if (!isMap(base) || !isMap(override)) return override === undefined ? base : override
-  const merged: Record<string, unknown> = { ...base }
-  for (const [key, value] of Object.entries(override)) merged[key] = mergeValues(base[key], value)
-  return merged
 }
 
 function valuesFile (name: string): string {
@@ -90,13 +108,23 @@ function brokerContainer (deployment: Deployment): Container {
   return container
 }
 
+/** `443/TCP,6443/TCP` for a NetworkPolicy rule. */
+function portsOf (rule: PolicyRule): string {
+  return (rule.ports ?? []).map((port) => `${port.port}/${port.protocol ?? 'TCP'}`).join(',')
+}
+
+function settingDefault (env: string): string | undefined {
+  return ENV_SETTINGS.find((setting) => setting.env === env)?.default
+}
+
 await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
   const home = tempDir('helm')
+  const configFiles = tempDir('helm-config')
   /** `${scenario}@${kubeVersion}` -> manifests, including the helm test hook. */
   const rendered = new Map<string, Manifest[]>()
 
   async function template (args: readonly string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-    return await run(need(helm), ['template', RELEASE, CHART_DIR, '--namespace', 'brokers', ...args], { env: helmEnv(home.path) })
+    return await run(need(helm), ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...args], { env: helmEnv(home.path) })
   }
 
   function manifestsOf (scenario: string, kubeVersion: string = KUBE_VERSIONS[1]): Manifest[] {
@@ -113,6 +141,27 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     return [...rendered]
   }
 
+  /**
+   * What the broker of a scenario starts with: its container's plain env
+   * (REDIS_URL, a secretKeyRef, replaced by a sample URL) and the rendered
+   * config file, loaded with the broker's own loadConfig.
+   */
+  function brokerInputOf (scenario: string): { deployment: Deployment, env: Map<string, EnvVar>, config: Config } {
+    const manifests = manifestsOf(scenario)
+    const deployment = only<Deployment>(manifests, 'Deployment')
+    const configMap = only<Manifest & { data: Record<string, string> }>(manifests, 'ConfigMap')
+    const configPath = join(configFiles.path, `${scenario}.yaml`)
+    writeFileSync(configPath, configMap.data['config.yaml'] ?? '')
+    const env = envOf(brokerContainer(deployment))
+    const plain: Record<string, string> = {}
+    for (const [name, variable] of env) {
+      if (variable.value !== undefined) plain[name] = variable.value
+    }
+    if (env.has('REDIS_URL')) plain.REDIS_URL = 'rediss://:secret@redis.example:6379/0'
+    plain.BROKER_CONFIG_FILE = configPath
+    return { deployment, env, config: loadConfig(plain) }
+  }
+
   before(async () => {
     // Missing in CI: every test below fails on need(helm) with the install hint.
     if (helm.path === undefined) return
@@ -123,7 +172,10 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     }))
     await Promise.all(jobs)
   })
-  after(() => home.remove())
+  after(() => {
+    home.remove()
+    configFiles.remove()
+  })
 
   await it('finds helm', () => { need(helm) })
 
@@ -311,41 +363,126 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
   })
 
   await it('feeds the broker a configuration it accepts, in every scenario', () => {
-    const dir = tempDir('helm-config')
-    try {
-      const known = new Set(ENV_SETTINGS.map((setting) => setting.env))
-      for (const scenario of scenarios) {
-        const manifests = manifestsOf(scenario)
-        const deployment = only<Deployment>(manifests, 'Deployment')
-        const configMap = only<Manifest & { data: Record<string, string> }>(manifests, 'ConfigMap')
-        const configPath = join(dir.path, `${scenario}.yaml`)
-        writeFileSync(configPath, configMap.data['config.yaml'] ?? '')
-        const values = parseYaml(readFileSync(valuesFile(scenario), 'utf8')) as { extraEnv?: Array<{ name: string }> } | null
-        const extra = new Set((values?.extraEnv ?? []).map((variable) => variable.name))
-        const env: Record<string, string> = {}
-        for (const variable of brokerContainer(deployment).env ?? []) {
-          if (!extra.has(variable.name)) assert.ok(known.has(variable.name), `${scenario}: ${variable.name} is a broker setting`)
-          if (variable.value !== undefined) env[variable.name] = variable.value
-          if (variable.name === 'REDIS_URL') env.REDIS_URL = 'rediss://:secret@redis.example:6379/0'
-        }
-        env.BROKER_CONFIG_FILE = configPath
-        const config = loadConfig(env)
-        if (scenario === 'vault-agent') {
-          // The file each region is read from is the one the agent renders.
-          const annotations = deployment.spec.template.metadata.annotations ?? {}
-          for (const region of config.regions) {
-            assert.equal(`${config.secrets.dir}/${region.secretPath}.json`, `/vault/secrets/${annotations[`vault.hashicorp.com/agent-inject-file-${region.code}`] ?? '?'}`)
-          }
-        }
-        if (scenario === 'vault-kubernetes') {
-          assert.deepEqual(config.regions.map((region) => region.secretPath), ['qlik-broker/eu', 'platform/qlik/us-prod'])
-          assert.equal(config.secrets.vault.kvMount, 'kv')
-        }
-        if (scenario === 'full') assert.deepEqual(config.callers.map((caller) => caller.name), ['tenant-provisioner', 'user-sync'])
+    const known = new Set([...ENV_SETTINGS.map((setting) => setting.env), ...OTEL_EXPORTER_VARIABLES])
+    const otelEndpoint = ENV_SETTINGS.find((setting) => setting.env === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.description ?? ''
+    for (const name of OTEL_EXPORTER_VARIABLES) assert.ok(otelEndpoint.includes(name.slice('OTEL_EXPORTER_OTLP'.length)), `the broker's settings name ${name}`)
+    for (const scenario of scenarios) {
+      const { deployment, env, config } = brokerInputOf(scenario)
+      const values = parseYaml(readFileSync(valuesFile(scenario), 'utf8')) as { extraEnv?: Array<{ name: string }> } | null
+      const extra = new Set((values?.extraEnv ?? []).map((variable) => variable.name))
+      for (const name of env.keys()) {
+        if (!extra.has(name)) assert.ok(known.has(name), `${scenario}: ${name} is a broker setting`)
       }
-    } finally {
-      dir.remove()
+      if (scenario === 'vault-agent') {
+        // The file each region is read from is the one the agent renders.
+        const annotations = deployment.spec.template.metadata.annotations ?? {}
+        for (const region of config.regions) {
+          assert.equal(`${config.secrets.dir}/${region.secretPath}.json`, `/vault/secrets/${annotations[`vault.hashicorp.com/agent-inject-file-${region.code}`] ?? '?'}`)
+        }
+      }
+      if (scenario === 'vault-kubernetes') {
+        assert.deepEqual(config.regions.map((region) => region.secretPath), ['qlik-broker/eu', 'platform/qlik/us-prod'])
+        assert.equal(config.secrets.vault.kvMount, 'kv')
+      }
+      if (scenario === 'full') assert.deepEqual(config.callers.map((caller) => caller.name), ['tenant-provisioner', 'user-sync', 'auditor'])
+      if (scenario === 'jwt-callers') assert.deepEqual(config.issuers.map((issuer) => issuer.name), ['cluster', 'corp-sso', 'ci'])
     }
+  })
+
+  await it('sets the Qlik budget, resilience, quota, token and governance settings, by default to the broker\'s own defaults', () => {
+    const defaults = envOf(brokerContainer(only<Deployment>(manifestsOf('default'), 'Deployment')))
+    for (const name of TUNING_SETTINGS) {
+      const fallback = settingDefault(name)
+      assert.ok(fallback !== undefined, `${name} has a default in src/config/settings.ts`)
+      assert.equal(defaults.get(name)?.value, fallback, `default scenario: ${name}`)
+    }
+    assert.equal(defaults.get('QLIK_TOKEN_SCOPE'), undefined, 'no scope unless qlik.tokenScope is set')
+
+    const { deployment, env, config } = brokerInputOf('full')
+    assert.equal(env.get('AUDIT_STREAM_MAX_LEN')?.value, '1000000', 'large integers render as digits, never 1e+06')
+    assert.deepEqual(config.qlik.tier1Limit, { requests: 500, windowMs: 60_000 })
+    assert.deepEqual(config.qlik.tier2Limit, { requests: 50, windowMs: 60_000 })
+    assert.deepEqual([config.qlik.budgetMaxWaitMs, config.qlik.retryMaxAttempts, config.qlik.breakerFailures, config.qlik.breakerCooldownMs], [2000, 6, 10, 10_000])
+    assert.equal(config.qlik.tokenScope, 'admin_classic')
+    assert.deepEqual(config.quota.default, { requests: 1200, windowMs: 60_000 })
+    assert.deepEqual([config.cache.expiryMarginSeconds, config.cache.refreshWindow, config.cache.mintLeaseMs], [600, { from: 0.5, to: 0.7 }, 3000])
+    assert.deepEqual(config.governance, { idempotencyRetentionSeconds: 172_800, auditStreamMaxLen: 1_000_000, configCheckIntervalSeconds: 10 })
+    const auditor = config.callers.find((caller) => caller.name === 'auditor')
+    assert.deepEqual(auditor?.quota, { requests: 120, windowMs: 60_000 })
+    assert.deepEqual(auditor?.grants[0]?.actions, ['audit:read'])
+
+    // Policy reload: the ConfigMap is mounted as a folder (a subPath mount never sees an update).
+    const mount = brokerContainer(deployment).volumeMounts?.find((candidate) => candidate.name === 'config')
+    assert.ok(mount && mount.subPath === undefined && env.get('BROKER_CONFIG_FILE')?.value?.startsWith(`${mount.mountPath}/`))
+  })
+
+  await it('traces to the collector only with tracing.enabled, and lets the spans out through the NetworkPolicy', () => {
+    for (const [label, manifests] of allRendered().filter(([label]) => !label.startsWith('full@'))) {
+      const env = envOf(brokerContainer(only<Deployment>(manifests, 'Deployment')))
+      assert.deepEqual([...env.keys()].filter((name) => name.startsWith('OTEL_')), [], `${label}: tracing is off`)
+      const policy = only<NetworkPolicy>(manifests, 'NetworkPolicy')
+      assert.ok(!policy.spec.egress.some((rule) => portsOf(rule) === '4318/TCP'), `${label}: no collector egress`)
+    }
+    const { env, config } = brokerInputOf('full')
+    assert.equal(tracingSettings(config.tracing).url, 'http://otel-collector.observability.svc:4318/v1/traces')
+    assert.equal(config.tracing.serviceName, 'qlik-broker-prod')
+    assert.equal(env.get('OTEL_EXPORTER_OTLP_COMPRESSION')?.value, 'gzip')
+    assert.equal(env.get('OTEL_EXPORTER_OTLP_TIMEOUT')?.value, '5000')
+    assert.deepEqual(env.get('OTEL_EXPORTER_OTLP_HEADERS')?.valueFrom?.secretKeyRef, { name: 'otel-collector-auth', key: 'headers' }, 'collector credentials from a Secret')
+    const values = parseYaml(readFileSync(valuesFile('full'), 'utf8')) as { networkPolicy: { egress: { tracing: { to: unknown[] } } } }
+    const collector = only<NetworkPolicy>(manifestsOf('full'), 'NetworkPolicy').spec.egress.find((rule) => portsOf(rule) === '4318/TCP')
+    assert.deepEqual(collector?.to, values.networkPolicy.egress.tracing.to)
+  })
+
+  await it('verifies Kubernetes service-account JWTs against the cluster\'s JWKS (jwt-callers scenario)', () => {
+    const manifests = manifestsOf('jwt-callers')
+    const { deployment, config } = brokerInputOf('jwt-callers')
+    const pod = deployment.spec.template.spec
+    assert.equal(pod.automountServiceAccountToken, false, 'the ServiceAccount token is still not automounted')
+
+    // A projected API token and the cluster CA where the issuer's files point.
+    const volume = pod.volumes?.find((candidate) => candidate.name === 'kubernetes-api-token')
+    const token = volume?.projected?.sources.find((source) => source.serviceAccountToken !== undefined)?.serviceAccountToken
+    const ca = volume?.projected?.sources.find((source) => source.configMap !== undefined)?.configMap
+    assert.ok(volume && token && ca, 'a projected volume with a token and the CA')
+    assert.equal(token.audience, undefined, 'the API server\'s own audience')
+    assert.equal(token.expirationSeconds, 3600)
+    assert.equal(ca.name, 'kube-root-ca.crt')
+    const mount = brokerContainer(deployment).volumeMounts?.find((candidate) => candidate.name === volume.name)
+    assert.ok(mount?.readOnly)
+    const cluster = config.issuers.find((issuer) => issuer.name === 'cluster')
+    assert.equal(cluster?.jwksTokenFile, `${mount.mountPath}/${token.path}`)
+    assert.equal(cluster.jwksCaFile, `${mount.mountPath}/${ca.items?.find((item) => item.key === 'ca.crt')?.path ?? '?'}`)
+    assert.equal(cluster.jwksUrl, 'https://kubernetes.default.svc/openid/v1/jwks')
+    assert.deepEqual(cluster.audiences, ['qlik-broker'])
+
+    // RBAC: the issuer discovery role, bound to the broker's ServiceAccount.
+    const binding = only<ClusterRoleBinding>(manifests, 'ClusterRoleBinding')
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:service-account-issuer-discovery' })
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: NAMESPACE }])
+    assert.equal(only<Manifest>(manifests, 'ServiceAccount').metadata?.name, pod.serviceAccountName)
+    assert.ok(binding.metadata?.name?.startsWith(`${NAMESPACE}-`), 'cluster-scoped: the name carries the namespace')
+
+    // Egress to the API server, to the configured addresses only.
+    const apiServer = only<NetworkPolicy>(manifests, 'NetworkPolicy').spec.egress.find((rule) => portsOf(rule) === '443/TCP,6443/TCP')
+    assert.deepEqual(apiServer?.to, [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: '172.18.0.2/32' } }])
+
+    // Callers by subject and by claims, with quotas, a created-tenants scope and audit:read.
+    const callers = new Map(config.callers.map((caller) => [caller.name, caller]))
+    assert.deepEqual(callers.get('billing')?.subjects, ['cluster:system:serviceaccount:billing:billing-api', 'cluster:system:serviceaccount:billing:billing-batch'])
+    assert.deepEqual(callers.get('billing')?.quota, { requests: 1200, windowMs: 60_000 })
+    assert.deepEqual(callers.get('reporting')?.claims, [{ issuer: 'cluster', match: { 'kubernetes.io.namespace': 'reporting' } }])
+    assert.deepEqual(callers.get('support-portal')?.claims?.map((rule) => rule.issuer), ['corp-sso', 'ci'])
+    assert.ok(callers.get('support-portal')?.grants[0]?.actions.includes('audit:read'))
+    assert.equal(callers.get('tenant-provisioner')?.grants[0]?.tenants, 'created')
+    assert.deepEqual(config.quota.default, { requests: 300, windowMs: 60_000 })
+
+    // None of it unless asked for.
+    const defaults = manifestsOf('default')
+    assert.ok(!defaults.some((manifest) => manifest.kind === 'ClusterRoleBinding'))
+    assert.ok(!(only<Deployment>(defaults, 'Deployment').spec.template.spec.volumes ?? []).some((candidate) => candidate.name === 'kubernetes-api-token'))
+    assert.ok(!only<NetworkPolicy>(defaults, 'NetworkPolicy').spec.egress.some((rule) => portsOf(rule).includes('6443')))
+    assert.deepEqual(brokerInputOf('default').config.issuers, [])
   })
 
   await it('reads Redis and the cache keys from Secrets it does not render', () => {
@@ -381,17 +518,15 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     assert.ok(service.spec.ports.some((port) => port.name === 'http'))
     assert.equal(monitor.metadata?.labels?.release, 'kube-prometheus-stack')
 
-    interface Rule { ports?: Array<{ port: number | string, protocol?: string }>, to?: Array<Record<string, unknown>>, from?: Array<Record<string, unknown>> }
-    const policy = only<Manifest & { spec: { podSelector: { matchLabels: Record<string, string> }, policyTypes: string[], ingress: Rule[], egress: Rule[] } }>(manifests, 'NetworkPolicy')
+    const policy = only<NetworkPolicy>(manifests, 'NetworkPolicy')
     assert.ok(selects(policy.spec.podSelector.matchLabels))
     assert.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress'])
     assert.deepEqual(policy.spec.ingress[0]?.from?.[0], { namespaceSelector: { matchLabels: { 'qlik-broker.io/client': 'true', environment: 'prod' } } })
-    const egressPorts = policy.spec.egress.map((rule) => (rule.ports ?? []).map((port) => `${port.port}/${port.protocol ?? 'TCP'}`).join(','))
-    assert.deepEqual(egressPorts, ['53/UDP,53/TCP', '6379/TCP', '8200/TCP', '3128/TCP', '4317/TCP'])
+    assert.deepEqual(policy.spec.egress.map(portsOf), ['53/UDP,53/TCP', '6379/TCP', '8200/TCP', '3128/TCP', '4318/TCP', '8443/TCP'])
     for (const rule of policy.spec.egress.slice(1)) assert.ok((rule.to ?? []).length > 0, 'narrowed peers in the full scenario')
 
     // Default: Qlik on 443 to public addresses only.
-    const defaults = only<Manifest & { spec: { egress: Rule[] } }>(manifestsOf('default'), 'NetworkPolicy')
+    const defaults = only<NetworkPolicy>(manifestsOf('default'), 'NetworkPolicy')
     const qlik = defaults.spec.egress.find((rule) => rule.ports?.some((port) => port.port === 443))
     assert.deepEqual(qlik?.to, [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'] } }])
   })
@@ -408,6 +543,16 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
   })
 
   await it('refuses bad values', async () => {
+    const readAll = { regions: '*', actions: ['tenants:read'] }
+    const clusterIssuer = {
+      name: 'cluster',
+      issuer: 'https://kubernetes.default.svc.cluster.local',
+      audiences: ['qlik-broker'],
+      jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks',
+      jwksCaFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+      jwksTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token'
+    }
+    const apiServerEgress = { egress: { kubernetesApi: { cidrs: ['10.96.0.1/32'] } } }
     const cases: Array<{ name: string, values: Record<string, unknown>, error: RegExp }> = [
       { name: 'replicaCount as a string', values: { replicaCount: 'two' }, error: /replicaCount.*want integer/ },
       { name: 'an unknown top-level key', values: { replicas: 2 }, error: /additional properties 'replicas' not allowed/ },
@@ -420,7 +565,30 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
       { name: 'several replicas without Redis', values: { redis: { enabled: false } }, error: /redis\.enabled=false/ },
       { name: 'a grace period shorter than the drain', values: { terminationGracePeriodSeconds: 12 }, error: /terminationGracePeriodSeconds \(12\) must exceed/ },
       { name: 'agent mode without regions', values: { vault: { mode: 'agent' } }, error: /vault\.mode=agent.*regions/ },
-      { name: 'a dev Secret without values', values: { devSecret: { create: true } }, error: /devSecret/ }
+      { name: 'a dev Secret without values', values: { devSecret: { create: true } }, error: /devSecret/ },
+      // Callers, quotas and the broker's tuning.
+      { name: 'a caller quota that is not requests/window', values: { callers: [{ name: 'svc', quota: '100 per minute', grants: [readAll] }] }, error: /callers\/0\/quota/ },
+      { name: 'a tenant scope that does not exist', values: { callers: [{ name: 'svc', grants: [{ ...readAll, tenants: 'sometimes' }] }] }, error: /callers\/0\/grants\/0\/tenants/ },
+      { name: 'an unknown broker action', values: { callers: [{ name: 'svc', grants: [{ regions: '*', actions: ['audit:write'] }] }] }, error: /grants\/0\/actions\/0': value must be one of .*'audit:read'/ },
+      { name: 'a claims rule matching nothing', values: { issuers: [clusterIssuer], kubernetesApiToken: { enabled: true }, networkPolicy: apiServerEgress, callers: [{ name: 'svc', claims: { issuer: 'cluster', match: {} }, grants: [readAll] }] }, error: /callers\/0\/claims\/match': minProperties/ },
+      { name: 'a default quota of 0 requests', values: { callerQuota: '0/60s' }, error: /callerQuota/ },
+      { name: 'too many retries', values: { qlik: { retryMaxAttempts: 50 } }, error: /qlik\/retryMaxAttempts/ },
+      { name: 'a refresh window that ends before it starts', values: { tokens: { refreshWindow: '0.8-0.6' } }, error: /tokens\.refreshWindow \(0\.8-0\.6\)/ },
+      // JWT issuers.
+      { name: 'an issuer without audiences', values: { issuers: [{ name: 'sso', issuer: 'https://login.example.com', discovery: true }] }, error: /issuers\/0.*audiences/ },
+      { name: 'an issuer with two key sources', values: { issuers: [{ ...clusterIssuer, discovery: true }], kubernetesApiToken: { enabled: true }, networkPolicy: apiServerEgress }, error: /issuers\/0': 'oneOf' failed/ },
+      { name: 'the "none" algorithm', values: { issuers: [{ name: 'sso', issuer: 'https://login.example.com', audiences: ['qlik-broker'], discovery: true, algorithms: ['none'] }] }, error: /issuers\/0\/algorithms\/0/ },
+      { name: 'a private key in a ConfigMap', values: { issuers: [{ name: 'ci', issuer: 'https://ci.example.com', audiences: ['qlik-broker'], staticKeys: [{ pem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }] }] }, error: /staticKeys\/0\/pem/ },
+      { name: 'a JWKS URL over plain http', values: { issuers: [{ ...clusterIssuer, jwksUrl: 'http://kubernetes.default.svc/openid/v1/jwks' }] }, error: /issuers\/0\/jwksUrl/ },
+      { name: 'a subject of an issuer that is not configured', values: { callers: [{ name: 'svc', subjects: ['cluster:system:serviceaccount:billing:api'], grants: [readAll] }] }, error: /"svc" has subject .* no entry of issuers is named "cluster"/ },
+      { name: 'the service-account files without the projected token', values: { issuers: [clusterIssuer], networkPolicy: apiServerEgress }, error: /"cluster" reads jwksTokenFile .*kubernetesApiToken\.enabled=true/ },
+      { name: 'JWKS from the API server without its addresses in the NetworkPolicy', values: { issuers: [clusterIssuer], kubernetesApiToken: { enabled: true } }, error: /networkPolicy\.egress\.kubernetesApi\.cidrs: issuer\(s\) cluster/ },
+      { name: 'keys by discovery from the API server without its addresses', values: { issuers: [{ name: 'cluster', issuer: 'https://kubernetes.default.svc.cluster.local', audiences: ['qlik-broker'], discovery: true }] }, error: /networkPolicy\.egress\.kubernetesApi\.cidrs: issuer\(s\) cluster/ },
+      { name: 'the projected API token next to the automounted one', values: { kubernetesApiToken: { enabled: true }, automountServiceAccountToken: true }, error: /keep automountServiceAccountToken=false/ },
+      { name: 'a projected token shorter than Kubernetes allows', values: { kubernetesApiToken: { enabled: true, expirationSeconds: 60 } }, error: /kubernetesApiToken\/expirationSeconds/ },
+      // Tracing.
+      { name: 'tracing without a collector', values: { tracing: { enabled: true } }, error: /tracing\.enabled=true needs tracing\.endpoint/ },
+      { name: 'an unknown export compression', values: { tracing: { enabled: true, endpoint: 'http://otel:4318', compression: 'brotli' } }, error: /tracing\/compression/ }
     ]
     const dir = tempDir('helm-negative')
     try {
@@ -441,13 +609,11 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
 
 await describe('helm chart values.schema.json and README', async () => {
   await it('is a valid draft-07 schema that accepts values.yaml and every ci/ scenario', () => {
-    const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as Record<string, unknown>
+    const schema = chartSchema()
     assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#')
     assert.equal(schema.additionalProperties, false)
-    // strict: unknown keywords (a misspelt `additionalProperites`) are errors, not silently ignored.
-    const ajv = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true })
-    const validate = ajv.compile(schema)
-    const defaults = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>
+    const validate = compileValuesSchema()
+    const defaults = chartDefaults()
     assert.ok(validate(defaults), JSON.stringify(validate.errors))
     for (const scenario of scenarios) {
       const values = mergeValues(defaults, parseYaml(readFileSync(valuesFile(scenario), 'utf8')) ?? {})

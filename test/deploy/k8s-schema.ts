@@ -34,6 +34,7 @@ const KINDS: Record<string, KindModule> = {
   'autoscaling/v2/HorizontalPodAutoscaler': { module: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler', exportName: 'HorizontalPodAutoscaler', typeName: 'IHorizontalPodAutoscaler' },
   'policy/v1/PodDisruptionBudget': { module: 'kubernetes-models/policy/v1/PodDisruptionBudget', exportName: 'PodDisruptionBudget', typeName: 'IPodDisruptionBudget' },
   'networking.k8s.io/v1/NetworkPolicy': { module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', exportName: 'NetworkPolicy', typeName: 'INetworkPolicy' },
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { module: 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding', exportName: 'ClusterRoleBinding', typeName: 'IClusterRoleBinding' },
   'monitoring.coreos.com/v1/ServiceMonitor': { module: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor', exportName: 'ServiceMonitor', typeName: 'IServiceMonitor' }
 }
 

@@ -84,6 +84,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "qlik-broker.vaultCaDir" -}}/etc/qlik-broker/vault-ca{{- end }}
 {{- define "qlik-broker.vaultTokenDir" -}}/var/run/secrets/vault{{- end }}
 {{- define "qlik-broker.agentSecretsDir" -}}/vault/secrets{{- end }}
+{{- /* Where automount would put them: the paths the broker's docs give for jwksTokenFile and jwksCaFile. */}}
+{{- define "qlik-broker.kubernetesApiTokenDir" -}}/var/run/secrets/kubernetes.io/serviceaccount{{- end }}
+
+{{/*
+Names of the issuers whose keys come from the in-cluster Kubernetes API
+server (jwksUrl, or the issuer URL with discovery, on kubernetes.default.svc
+and its short forms), comma-separated; empty when none.
+*/}}
+{{- define "qlik-broker.kubernetesApiIssuers" -}}
+{{- $names := list }}
+{{- range .Values.issuers }}
+{{- $url := .jwksUrl | default (ternary .issuer "" (eq (toString .discovery) "true")) | default "" }}
+{{- if and $url (regexMatch "^kubernetes(\\.default(\\.svc(\\..+)?)?)?$" (urlParse $url).hostname) }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- end }}
+{{- join "," $names }}
+{{- end }}
 
 {{/*
 KV v2 API path (mount/data/path) of a region's secret, for the Vault Agent
@@ -96,12 +114,15 @@ template. Takes (dict "root" $ "region" $region).
 {{- end }}
 
 {{/*
-Contents of BROKER_CONFIG_FILE. With the agent the broker reads files named
-<region>.json, so `secretPath` (a Vault path) is left out of the file: it
-only feeds the agent template.
+Contents of BROKER_CONFIG_FILE: callers, issuers, regions. With the agent
+the broker reads files named <region>.json, so `secretPath` (a Vault path)
+is left out of the file: it only feeds the agent template.
 */}}
 {{- define "qlik-broker.configFile" -}}
 {{- $config := dict "callers" .Values.callers }}
+{{- with .Values.issuers }}
+{{- $_ := set $config "issuers" . }}
+{{- end }}
 {{- if .Values.regions }}
 {{- $regions := list }}
 {{- range .Values.regions }}
@@ -143,5 +164,56 @@ message naming the values key.
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+{{- if and .Values.tracing.enabled (not (or .Values.tracing.endpoint .Values.tracing.tracesEndpoint)) }}
+{{- fail "tracing.enabled=true needs tracing.endpoint (the collector's base URL) or tracing.tracesEndpoint" }}
+{{- end }}
+{{- $window := splitList "-" (toString .Values.tokens.refreshWindow) }}
+{{- $from := float64 (first $window) }}
+{{- $to := float64 (last $window) }}
+{{- if not (and (gt $from 0.0) (le $from $to) (lt $to 1.0)) }}
+{{- fail (printf "tokens.refreshWindow (%s): two fractions of a token's lifetime, from above 0, at most to, and to below 1 (e.g. 0.6-0.8)" .Values.tokens.refreshWindow) }}
+{{- end }}
+{{- include "qlik-broker.validateIssuers" . }}
+{{- end }}
+
+{{/*
+JWT issuers and the callers that name them: what the broker would only
+refuse at start-up, refused at render time instead.
+*/}}
+{{- define "qlik-broker.validateIssuers" -}}
+{{- $tokenDir := include "qlik-broker.kubernetesApiTokenDir" . }}
+{{- if and .Values.kubernetesApiToken.enabled .Values.automountServiceAccountToken }}
+{{- fail (printf "kubernetesApiToken.enabled and automountServiceAccountToken both mount %s: keep automountServiceAccountToken=false" $tokenDir) }}
+{{- end }}
+{{- $issuerNames := list }}
+{{- range .Values.issuers }}
+{{- $issuerNames = append $issuerNames .name }}
+{{- $issuer := . }}
+{{- range $field := list "jwksTokenFile" "jwksCaFile" }}
+{{- $file := get $issuer $field | default "" }}
+{{- if and (hasPrefix (printf "%s/" $tokenDir) $file) (not $.Values.kubernetesApiToken.enabled) (not $.Values.automountServiceAccountToken) }}
+{{- fail (printf "issuers: %q reads %s %s, which only exists with kubernetesApiToken.enabled=true (the ServiceAccount token is not automounted)" $issuer.name $field $file) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $onApiServer := include "qlik-broker.kubernetesApiIssuers" . }}
+{{- if and $onApiServer .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.kubernetesApi.cidrs) }}
+{{- fail (printf "networkPolicy.egress.kubernetesApi.cidrs: issuer(s) %s read their keys from the Kubernetes API server; list its addresses (the kubernetes Service's ClusterIP and its endpoints: kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes) so the NetworkPolicy lets the broker reach it" $onApiServer) }}
+{{- end }}
+{{- range $caller := .Values.callers }}
+{{- range $subject := $caller.subjects | default list }}
+{{- $issuerName := regexReplaceAll ":.*$" $subject "" }}
+{{- if not (has $issuerName $issuerNames) }}
+{{- fail (printf "callers: %q has subject %q, but no entry of issuers is named %q" $caller.name $subject $issuerName) }}
+{{- end }}
+{{- end }}
+{{- $rules := $caller.claims | default list }}
+{{- if kindIs "map" $rules }}{{- $rules = list $rules }}{{- end }}
+{{- range $rules }}
+{{- if not (has .issuer $issuerNames) }}
+{{- fail (printf "callers: %q has a claims rule for issuer %q, but no entry of issuers is named so" $caller.name .issuer) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
