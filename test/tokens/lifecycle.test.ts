@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, type TestContext } from 'node:test'
 import { createTokenCipher, parseCipherKeys, createCipherKeySpec } from '../../src/tokens/token-cipher.js'
-import { createVaultDouble } from '../doubles/vault-double.js'
-import { CLUSTER_CLIENTS, startCluster } from '../support/cluster.js'
-import { runLoad } from '../support/load.js'
+import { createVaultDouble, type VaultDouble } from '../doubles/vault-double.js'
+import { CLUSTER_CLIENTS, startCluster, type Cluster } from '../support/cluster.js'
+import { runLoad, type LoadResult } from '../support/load.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
 
 const UNLIMITED = { tier1PerWindow: 1_000_000, tier2PerWindow: 1_000_000 }
@@ -11,6 +11,25 @@ const STEADY_SECONDS = Number(process.env.STEADY_LOAD_SECONDS ?? 60)
 
 function mintLogLines (output: string, reason: string): Array<{ time: number }> {
   return output.split('\n').filter((line) => line.includes('"msg":"minted access token"') && line.includes(`"reason":"${reason}"`)).map((line) => JSON.parse(line) as { time: number })
+}
+
+/** Two replicas reading their secrets from the Vault double (token auth), on 3 s tokens, under steady load on eu. */
+async function startVaultBackedLoad (t: TestContext, redis: RedisServer, options: { checkIntervalSeconds: number, durationMs: number }): Promise<{ vault: VaultDouble, cluster: Cluster, load: Promise<LoadResult> }> {
+  const vault = await createVaultDouble({ tokens: [{ token: 'broker-vault-token-0123456789', policies: ['broker'] }] })
+  t.after(vault.close)
+  for (const client of CLUSTER_CLIENTS) vault.writeSecret('secret', `qlik/regions/${client.region}`, { client_id: client.clientId, client_secret: client.clientSecret })
+  const cluster = await startCluster({
+    replicas: 2,
+    redis,
+    secretFiles: false,
+    env: { SECRETS_SOURCE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: 'broker-vault-token-0123456789', SECRETS_CHECK_INTERVAL_SECONDS: String(options.checkIntervalSeconds), TOKEN_EXPIRY_MARGIN_SECONDS: '1' },
+    simulator: { tokenLifetimeSeconds: 3, rateLimits: UNLIMITED }
+  })
+  t.after(cluster.close)
+  const tenant = cluster.simulator.addTenant({ region: 'eu' })
+  const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users/me`]
+  const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 8, durationMs: options.durationMs, pauseMs: 10 })
+  return { vault, cluster, load }
 }
 
 await describe('token lifecycle under load and faults', async () => {
@@ -46,20 +65,7 @@ await describe('token lifecycle under load and faults', async () => {
   })
 
   await it('serves every request while the Vault double is stopped mid-load, from the secrets already read', async (t) => {
-    const vault = await createVaultDouble({ tokens: [{ token: 'broker-vault-token-0123456789', policies: ['broker'] }] })
-    t.after(vault.close)
-    for (const client of CLUSTER_CLIENTS) vault.writeSecret('secret', `qlik/regions/${client.region}`, { client_id: client.clientId, client_secret: client.clientSecret })
-    const cluster = await startCluster({
-      replicas: 2,
-      redis,
-      secretFiles: false,
-      env: { SECRETS_SOURCE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: 'broker-vault-token-0123456789', SECRETS_CHECK_INTERVAL_SECONDS: '1', TOKEN_EXPIRY_MARGIN_SECONDS: '1' },
-      simulator: { tokenLifetimeSeconds: 3, rateLimits: UNLIMITED }
-    })
-    t.after(cluster.close)
-    const tenant = cluster.simulator.addTenant({ region: 'eu' })
-    const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users/me`]
-    const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 8, durationMs: 9_000, pauseMs: 10 })
+    const { vault, cluster, load } = await startVaultBackedLoad(t, redis, { checkIntervalSeconds: 1, durationMs: 9_000 })
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     await vault.stop()
     await new Promise((resolve) => setTimeout(resolve, 5_000))
@@ -70,20 +76,7 @@ await describe('token lifecycle under load and faults', async () => {
   })
 
   await it('serves every request while the secret is rotated in Qlik and in Vault mid-load', async (t) => {
-    const vault = await createVaultDouble({ tokens: [{ token: 'broker-vault-token-0123456789', policies: ['broker'] }] })
-    t.after(vault.close)
-    for (const client of CLUSTER_CLIENTS) vault.writeSecret('secret', `qlik/regions/${client.region}`, { client_id: client.clientId, client_secret: client.clientSecret })
-    const cluster = await startCluster({
-      replicas: 2,
-      redis,
-      secretFiles: false,
-      env: { SECRETS_SOURCE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: 'broker-vault-token-0123456789', SECRETS_CHECK_INTERVAL_SECONDS: '30', TOKEN_EXPIRY_MARGIN_SECONDS: '1' },
-      simulator: { tokenLifetimeSeconds: 3, rateLimits: UNLIMITED }
-    })
-    t.after(cluster.close)
-    const tenant = cluster.simulator.addTenant({ region: 'eu' })
-    const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users/me`]
-    const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 8, durationMs: 8_000, pauseMs: 10 })
+    const { vault, cluster, load } = await startVaultBackedLoad(t, redis, { checkIntervalSeconds: 30, durationMs: 8_000 })
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     // The rotation as operators do it: new secret in My Qlik (the old one stops at once), then in Vault.
     const rotated = 'rotated-eu-secret-after-refresh-in-my-qlik'
