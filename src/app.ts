@@ -51,6 +51,8 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   const { config } = deps
   const app = Fastify({
     loggerInstance: options.logger,
+    // One line per request, written on completion (below), instead of Fastify's two.
+    disableRequestLogging: true,
     genReqId: requestIdOf,
     requestIdHeader: false,
     bodyLimit: config.server.bodyLimitBytes,
@@ -68,6 +70,10 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   // Requests in flight when the drain starts still finish; their keep-alive
   // connections must not hold the server open afterwards.
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.routeOptions.logLevel === 'warn' && reply.statusCode < 500) return
+    request.log.info({ method: request.method, url: request.url, route: request.routeOptions.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed')
+  })
   app.addHook('preClose', async () => {
     closing = true
     deps.readiness.markClosing()

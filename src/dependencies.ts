@@ -94,6 +94,8 @@ function createRedis (url: string, logger: PinoLogger): Redis {
     // Fail fast while Redis is away: the token provider falls back to its
     // in-process cache instead of queueing requests behind a reconnect.
     enableOfflineQueue: false,
+    // Commands issued in the same tick (audit XADDs under load, token reads) share one socket write.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     commandTimeout: 1_000,
