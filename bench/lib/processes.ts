@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { freePort } from '../../test/support/free-port.js'
 import { once } from 'node:events'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { childPids } from './procfs.js'
+
+export { freePort }
 
 export interface Proc {
   name: string
@@ -15,17 +17,6 @@ export interface Proc {
   pids (): number[]
   output (): string
   stop (signal?: NodeJS.Signals): Promise<void>
-}
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
-    })
-  })
 }
 
 /** Every process the bench started and has not seen exit, so an interrupted run can stop them (by pid). */

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { E, qlikError } from './envelope.js'
-import { parseJson } from './http-utils.js'
+import { validJsonBody } from './json-body.js'
 import { objectId } from './ids.js'
 import type { SimulatorCore } from './core.js'
 import type { SimResponse } from './http-utils.js'
@@ -31,13 +31,8 @@ function list (core: SimulatorCore, ctx: RouteContext): SimResponse {
 function create (core: SimulatorCore, ctx: RouteContext, caller: TokenRecord): SimResponse {
   const record = recordOf(core, ctx)
   if (record === undefined) return qlikError(404, E.notFound)
-  const parsed = parseJson(ctx.body)
-  if (!parsed.ok) return qlikError(400, E.badRequest, parsed.reason)
-  const body = createSchema.safeParse(parsed.value)
-  if (!body.success) {
-    const issue = body.error.issues[0]
-    return qlikError(400, E.badRequest, issue === undefined ? 'Invalid space' : `${issue.path.join('.')}: ${issue.message}`)
-  }
+  const body = validJsonBody(ctx.body, createSchema, 'space')
+  if (!body.ok) return body.response
   for (const s of record.spaces.values()) {
     if (s.name === body.data.name) return qlikError(409, E.conflict, 'A space with this name already exists')
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { E, qlikError } from './envelope.js'
-import { parseJson } from './http-utils.js'
+import { validJsonBody } from './json-body.js'
 import { objectId } from './ids.js'
 import type { ClientRecord } from './clients.js'
 import type { SimulatorCore } from './core.js'
@@ -78,13 +78,8 @@ function list (core: SimulatorCore, ctx: RouteContext): SimResponse {
 function create (core: SimulatorCore, ctx: RouteContext): SimResponse {
   const record = recordOf(core, ctx)
   if (record === undefined) return qlikError(404, E.notFound)
-  const parsed = parseJson(ctx.body)
-  if (!parsed.ok) return qlikError(400, E.badRequest, parsed.reason)
-  const body = createSchema.safeParse(parsed.value)
-  if (!body.success) {
-    const issue = body.error.issues[0]
-    return qlikError(400, E.badRequest, issue === undefined ? 'Invalid user' : `${issue.path.join('.')}: ${issue.message}`)
-  }
+  const body = validJsonBody(ctx.body, createSchema, 'user')
+  if (!body.ok) return body.response
   const id = objectId()
   const subject = body.data.subject ?? `sim|${id}`
   for (const u of record.users.values()) {
