@@ -22,6 +22,11 @@ interface Inbound {
   context: Context
 }
 
+function markFailed (span: Span, error: unknown): void {
+  span.setAttribute('error.type', errorType(error))
+  span.setStatus({ code: SpanStatusCode.ERROR })
+}
+
 function errorType (error: unknown): string {
   if (isBrokerError(error)) return error.code
   return error instanceof Error ? error.name : 'error'
@@ -154,8 +159,7 @@ export function createOtelTracing (settings: TracingSettings, options: TracingOp
             if (response.statusCode >= 400) span.setStatus({ code: SpanStatusCode.ERROR })
             return response
           } catch (error) {
-            span.setAttribute('error.type', errorType(error))
-            span.setStatus({ code: SpanStatusCode.ERROR })
+            markFailed(span, error)
             throw error
           } finally {
             span.end()
@@ -179,8 +183,7 @@ export function createOtelTracing (settings: TracingSettings, options: TracingOp
             try {
               return await tokens.get(region, host, requestId)
             } catch (error) {
-              span.setAttribute('error.type', errorType(error))
-              span.setStatus({ code: SpanStatusCode.ERROR })
+              markFailed(span, error)
               throw error
             } finally {
               span.end()
