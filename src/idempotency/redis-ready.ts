@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis'
 
+/** One wait per client however many callers ask (no listener per caller). */
+const firstConnections = new WeakMap<Redis, Promise<void>>()
+
 /**
  * The broker's Redis client fails commands at once while disconnected (no
  * offline queue), which is right during an outage but wrong in the first
@@ -8,14 +11,20 @@ import type { Redis } from 'ioredis'
  */
 export async function untilConnected (redis: Redis, timeoutMs = 2_000): Promise<void> {
   if (redis.status !== 'wait' && redis.status !== 'connecting' && redis.status !== 'connect') return
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      redis.off('ready', done)
-      resolve()
-    }
-    const timer = setTimeout(done, timeoutMs)
-    timer.unref()
-    redis.once('ready', done)
-  })
+  let waiting = firstConnections.get(redis)
+  if (waiting === undefined) {
+    waiting = new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        redis.off('ready', done)
+        firstConnections.delete(redis)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      timer.unref()
+      redis.once('ready', done)
+    })
+    firstConnections.set(redis, waiting)
+  }
+  await waiting
 }
