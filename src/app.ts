@@ -10,6 +10,7 @@ import { requestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
 import { observability } from './observability/metrics-http.js'
 import type { Readiness } from './observability/readiness.js'
+import { RequestLog } from './observability/request-log.js'
 import { TRACING_OFF, type Tracing } from './observability/tracing.js'
 import type { QlikGateway } from './qlik/qlik-gateway.js'
 import type { QuotaCounter } from './quota/quota-counter.js'
@@ -51,8 +52,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   const { config } = deps
   const app = Fastify({
     loggerInstance: options.logger,
-    // One line per request, written on completion (below), instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new RequestLog(),
     genReqId: requestIdOf,
     requestIdHeader: false,
     bodyLimit: config.server.bodyLimitBytes,
@@ -70,10 +70,6 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   // Requests in flight when the drain starts still finish; their keep-alive
   // connections must not hold the server open afterwards.
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.routeOptions.logLevel === 'warn' && reply.statusCode < 500) return
-    request.log.info({ method: request.method, url: request.url, route: request.routeOptions.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed')
-  })
   app.addHook('preClose', async () => {
     closing = true
     deps.readiness.markClosing()
