@@ -156,7 +156,7 @@ await describe('governance stores (each contract against Redis and memory)', asy
 
       await it('keeps about maxLen entries', async () => {
         const log = make(10)
-        for (let n = 1; n <= 500; n++) await log.append(event(n))
+        await Promise.all(Array.from({ length: 500 }, async (_, n) => { await log.append(event(n + 1)) }))
         const kept = await log.read({ count: 1_000 })
         assert.equal(kept[0]?.event.requestId, 'r-500', 'the newest is kept')
         // MAXLEN ~ trims whole nodes (up to 100 entries each), so "about" is generous but bounded.

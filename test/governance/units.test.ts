@@ -6,6 +6,8 @@ import { describe, it } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { errors as undiciErrors } from 'undici'
 import { stringify } from 'yaml'
+import type { AuditLog } from '../../src/audit/audit-log.js'
+import { createAuditTrail } from '../../src/audit/audit-trail.js'
 import { createApiKeyVerifier } from '../../src/auth/api-key-verifier.js'
 import { createApiKey } from '../../src/auth/api-keys.js'
 import type { Caller, CallerVerifier } from '../../src/auth/caller.js'
@@ -183,5 +185,38 @@ await describe('caller directory and config reload', async () => {
     reloader.check()
     assert.equal(directory.current().version, 2, 'a missing file keeps the policy in force')
     assert.equal(logs.lines.filter((line) => line.includes('cannot be read')).length, 1)
+  })
+})
+
+await describe('audit trail', async () => {
+  await it('reports events its log could not store once per interval, with how many, and never fails the action', async () => {
+    const logs = captureLogs()
+    let clock = 0
+    let failing = true
+    const stored: string[] = []
+    const log: AuditLog = {
+      kind: 'test',
+      async append (event) {
+        if (failing) throw new Error('store unreachable')
+        stored.push(event.requestId)
+      },
+      async read () { return [] },
+      async close () {}
+    }
+    const trail = createAuditTrail({ log, logger: logs.logger, failureReportIntervalMs: 60_000, now: () => clock })
+    const record = async (requestId: string): Promise<void> => {
+      await trail.record(logs.logger, { requestId, caller: 'svc', region: 'eu', action: 'tenants:read', outcome: 'allowed' })
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const reports = (): Array<{ eventsNotStored: number }> => logs.lines.map((line) => JSON.parse(line) as { msg: string, eventsNotStored: number }).filter((line) => /could not be stored/.test(line.msg))
+    for (const id of ['a', 'b', 'c']) await record(id)
+    assert.deepEqual(reports().map((line) => line.eventsNotStored), [1], 'the first loss is reported at once, the next two wait for the interval')
+    clock = 60_000
+    await record('d')
+    assert.deepEqual(reports().map((line) => line.eventsNotStored), [1, 3], 'then the count since the last report')
+    failing = false
+    await record('e')
+    assert.deepEqual(stored, ['e'])
+    assert.equal(logs.lines.filter((line) => line.includes('"audit":true')).length, 5, 'every action keeps its audit log line')
   })
 })

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import type { AuditRecord } from '../../src/audit/audit-log.js'
+import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
+import { startRedisServer, type RedisServer } from '../support/redis-server.js'
+import { sleep } from './support.js'
+
+const event = (n: number): AuditRecord => ({ time: new Date().toISOString(), requestId: `r-${n}`, caller: 'svc', region: 'eu', action: 'tenant-api', outcome: 'allowed', upstreamStatus: 200, durationMs: 1 })
+
+async function readsProcessed (client: Redis): Promise<number> {
+  const match = /total_reads_processed:(\d+)/.exec(await client.info('stats'))
+  return Number(match?.[1])
+}
+
+async function requestIds (client: Redis, key: string): Promise<string[]> {
+  const entries = await client.xrange(key, '-', '+')
+  return entries.map(([, fields]) => fields[fields.indexOf('requestId') + 1] ?? '')
+}
+
+await describe('the Redis audit log writes in batches', async () => {
+  let redis: RedisServer
+  let assertions: Redis
+  /** Configured as the broker's own client: no offline queue, reconnects by itself. */
+  let brokerClient: Redis
+  before(async () => {
+    redis = await startRedisServer()
+    assertions = redis.client()
+    brokerClient = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 })
+    brokerClient.on('error', () => {})
+  })
+  after(async () => {
+    brokerClient.disconnect()
+    await redis.close()
+  })
+  let logs = 0
+  const newLog = (extra: { maxQueued?: number } = {}) => {
+    const keyPrefix = `qb-batch-${++logs}:`
+    return { key: `${keyPrefix}audit`, log: createRedisAuditLog({ redis: brokerClient, keyPrefix, maxLen: 100_000, ...extra }) }
+  }
+
+  await it('stores 1,000 events in order with a handful of round trips instead of one each', async () => {
+    const { key, log } = newLog()
+    const readsBefore = await readsProcessed(assertions)
+    await Promise.all(Array.from({ length: 1_000 }, async (_, n) => { await log.append(event(n)) }))
+    const reads = await readsProcessed(assertions) - readsBefore - 1
+    const ids = await requestIds(assertions, key)
+    assert.deepEqual(ids, Array.from({ length: 1_000 }, (_, n) => `r-${n}`))
+    assert.ok(reads <= 20, `${reads} socket reads by redis-server for 1,000 events (batches of 256)`)
+  })
+
+  await it('writes a lone event within the flush interval, unasked', async () => {
+    const { key, log } = newLog()
+    const appended = log.append(event(1))
+    assert.equal(await assertions.xlen(key), 0, 'not written synchronously')
+    await sleep(80)
+    assert.deepEqual(await requestIds(assertions, key), ['r-1'])
+    await appended
+  })
+
+  await it('lists what this replica just recorded: a read flushes first', async () => {
+    const { log } = newLog()
+    const appended = [log.append(event(1)), log.append(event(2))]
+    const listed = await log.read({ count: 10 })
+    assert.deepEqual(listed.map((entry) => entry.event.requestId), ['r-2', 'r-1'])
+    await Promise.all(appended)
+  })
+
+  await it('keeps events while Redis is down and writes them when it is back', async () => {
+    const { key, log } = newLog()
+    await redis.stop()
+    const settled: string[] = []
+    const appends = [1, 2, 3, 4, 5].map(async (n) => {
+      await log.append(event(n))
+      settled.push(`r-${n}`)
+    })
+    await sleep(300)
+    assert.deepEqual(settled, [], 'nothing is reported stored while Redis is down')
+    await redis.start()
+    await Promise.all(appends)
+    assert.deepEqual(await requestIds(assertions, key), ['r-1', 'r-2', 'r-3', 'r-4', 'r-5'])
+  })
+
+  await it('bounds what waits for Redis: the oldest events beyond maxQueued are dropped and reported', async () => {
+    const { key, log } = newLog({ maxQueued: 3 })
+    await redis.stop()
+    const outcomes = await Promise.all([1, 2, 3, 4, 5].map(async (n) => {
+      const appended = log.append(event(n)).then(() => 'stored', (error: Error) => error.message)
+      if (n === 5) await sleep(100)
+      if (n === 5) await redis.start()
+      return await appended
+    }))
+    assert.match(outcomes[0] ?? '', /more than 3 audit events waiting for Redis; the oldest was dropped/)
+    assert.match(outcomes[1] ?? '', /the oldest was dropped/)
+    assert.deepEqual(outcomes.slice(2), ['stored', 'stored', 'stored'])
+    assert.deepEqual(await requestIds(assertions, key), ['r-3', 'r-4', 'r-5'])
+  })
+
+  await it('close() settles what Redis cannot take instead of waiting for it', async () => {
+    const { log } = newLog()
+    await redis.stop()
+    const pending = log.append(event(1)).then(() => 'stored', (error: Error) => error.message)
+    await log.close()
+    assert.match(await pending, /Redis was unreachable when the broker stopped/)
+    await redis.start()
+  })
+})
