@@ -32,6 +32,8 @@ export interface AuditTrail {
   record (logger: Logger, event: AuditEvent): Promise<void>
   /** Newest first; `visible` is the caller's policy over each event. */
   query (query: AuditQuery, visible: (event: AuditRecord) => boolean | Promise<boolean>): Promise<AuditPage>
+  /** Writes what the log still holds (shutdown). */
+  close (): Promise<void>
 }
 
 /** Stream ids carry Redis's clock, events the broker's: widen the id range by this, then filter on the event time. */
@@ -81,6 +83,9 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
           unreported = 0
         }
       })
+    },
+    async close () {
+      await log.close()
     },
     async query (query, visible) {
       const fromMs = query.sinceMs === undefined ? undefined : query.sinceMs - CLOCK_SLACK_MS

@@ -31,14 +31,16 @@ export function createGovernance (options: { config: Config, redis: Redis | unde
   const callers = createCallerDirectory(config.callers)
   const keyPrefix = config.cache.keyPrefix
   const maxLen = config.governance.auditStreamMaxLen
+  const audit = createAuditTrail({ log: redis === undefined ? createMemoryAuditLog({ maxLen }) : createRedisAuditLog({ redis, keyPrefix, maxLen }), logger: logger.child({ module: 'audit' }) })
   const reloader = startConfigReloader({ config, directory: callers, logger: logger.child({ module: 'config' }), intervalMs: config.governance.configCheckIntervalSeconds * 1000 })
   return {
     callers,
     idempotency: redis === undefined ? createMemoryIdempotencyStore() : createRedisIdempotencyStore({ redis, keyPrefix }),
     registry: redis === undefined ? createMemoryTenantRegistry() : createRedisTenantRegistry({ redis, keyPrefix }),
-    audit: createAuditTrail({ log: redis === undefined ? createMemoryAuditLog({ maxLen }) : createRedisAuditLog({ redis, keyPrefix, maxLen }), logger: logger.child({ module: 'audit' }) }),
+    audit,
     async close () {
       reloader.stop()
+      await audit.close()
     }
   }
 }

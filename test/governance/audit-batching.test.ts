@@ -96,6 +96,14 @@ await describe('the Redis audit log writes in batches', async () => {
     assert.deepEqual(await requestIds(assertions, key), ['r-3', 'r-4', 'r-5'])
   })
 
+  await it('close() writes what is queued before the broker stops', async () => {
+    const { key, log } = newLog()
+    const appended = [log.append(event(1)), log.append(event(2))]
+    await log.close()
+    assert.deepEqual(await requestIds(assertions, key), ['r-1', 'r-2'])
+    await Promise.all(appended)
+  })
+
   await it('close() settles what Redis cannot take instead of waiting for it', async () => {
     const { log } = newLog()
     await redis.stop()
