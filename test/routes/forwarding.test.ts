@@ -61,4 +61,39 @@ await describe('what travels to Qlik and back', async () => {
     assert.equal(call?.headers.cookie, undefined)
     assert.equal(call?.body, '{"name":"s","type":"shared"}', 'the body travels byte for byte')
   })
+
+  await it('sends a small answer of known length in one piece with its length, and streams a large or unsized one intact', async (t) => {
+    const large = Buffer.alloc(300 * 1024, 'q')
+    const qlik = createServer((request, response) => {
+      if (request.url === '/oauth/token') {
+        response.writeHead(200, { 'content-type': 'application/json' })
+        response.end(JSON.stringify({ access_token: 'answer-size-token', token_type: 'bearer', expires_in: 21600 }))
+        return
+      }
+      if (request.url === '/api/v1/small') {
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': '11' })
+        response.end('{"ok":true}')
+        return
+      }
+      response.writeHead(200, { 'content-type': 'application/octet-stream' })
+      // Sent in pieces without a length, as a chunked answer from Qlik would be.
+      for (let offset = 0; offset < large.length; offset += 64 * 1024) response.write(large.subarray(offset, offset + 64 * 1024))
+      response.end()
+    })
+    await new Promise<void>((resolve) => { qlik.listen(0, '127.0.0.1', resolve) })
+    t.after(async () => { await new Promise((resolve) => qlik.close(resolve)) })
+    const stack = await startStack(t, { env: { QLIK_UPSTREAM_ORIGIN: `http://127.0.0.1:${(qlik.address() as AddressInfo).port}` } })
+
+    const small = await http(stack.url, 'GET', '/regions/eu/tenants/acme.eu.qlikcloud.com/api/v1/small', { headers: bearer(stack.keys.admin) })
+    assert.equal(small.status, 200)
+    assert.equal(small.text, '{"ok":true}')
+    assert.equal(small.headers['content-length'], '11')
+    assert.equal(small.headers['transfer-encoding'], undefined)
+
+    const big = await http(stack.url, 'GET', '/regions/eu/tenants/acme.eu.qlikcloud.com/api/v1/large', { headers: bearer(stack.keys.admin) })
+    assert.equal(big.status, 200)
+    assert.equal(big.headers['transfer-encoding'], 'chunked', 'streamed, not held in memory')
+    assert.equal(big.text.length, large.length)
+    assert.ok(big.text === large.toString(), 'byte for byte')
+  })
 })
