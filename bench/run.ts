@@ -43,7 +43,8 @@ const { values: args } = parseArgs({
     'nginx-workers': { type: 'string', default: '1' },
     'no-profile': { type: 'boolean', default: false },
     'profile-seconds': { type: 'string' },
-    out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.md') }
+    out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.md') },
+    'broker-node-args': { type: 'string', default: '' }
   }
 })
 
@@ -59,6 +60,8 @@ const CONNECTIONS = Number(args.connections)
 const PROFILE_S = Number(args['profile-seconds'] ?? (QUICK ? 3 : 8))
 const MONITOR_S = QUICK ? 1 : 2
 const ROUTES: RouteId[] = ['tenant', 'users-me']
+/** Node flags for every broker process, e.g. `--broker-node-args=--max-semi-space-size=4`: try a runtime setting before the image adopts it. */
+const BROKER_NODE_ARGS = (args['broker-node-args'] ?? '').split(' ').filter((arg) => arg !== '')
 const EVAL_BUDGET_BASELINE = join(ROOT, 'bench', 'baselines', 'rate-budget.eval-per-request.ts.txt')
 
 const log = (message: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`) }
@@ -171,7 +174,7 @@ interface RunningTarget {
 async function startBroker (world: World, options: { env?: Record<string, string>, logFile: string, nodeArgs?: string[], name?: string, dist?: string }): Promise<{ proc: Proc, origin: string, port: number, spawnedAt: number }> {
   const port = await freePort()
   const spawnedAt = performance.now()
-  const proc = startProcess(options.name ?? 'qlik-broker', process.execPath, [...(options.nodeArgs ?? []), join(options.dist ?? world.built.dist, 'server.js')], {
+  const proc = startProcess(options.name ?? 'qlik-broker', process.execPath, [...BROKER_NODE_ARGS, ...(options.nodeArgs ?? []), join(options.dist ?? world.built.dist, 'server.js')], {
     env: { ...world.brokerEnv, BROKER_PORT: String(port), ...options.env },
     logFile: options.logFile
   })
