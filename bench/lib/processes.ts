@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { freePort } from '../../test/support/free-port.js'
 import { once } from 'node:events'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
@@ -201,6 +201,7 @@ http {
 `
   const file = join(options.dir, 'nginx.conf')
   writeFileSync(file, conf)
+  if (!commandExists('nginx')) throw new Error('nginx is not installed (apt-get install -y nginx-light), or leave it out: --targets direct,bare,broker,broker-no-redis')
   const proc = startProcess('nginx', 'nginx', ['-p', options.dir, '-c', file, '-e', join(options.dir, 'logs', 'error.log')], {})
   await waitFor('listening', proc, async () => {
     const response = await fetch(`http://127.0.0.1:${port}/nginx-probe`)
@@ -232,4 +233,8 @@ export async function redisRoundTrips<T> (url: string, during: () => Promise<T>)
     monitor.disconnect()
     client.disconnect()
   }
+}
+
+function commandExists (command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
 }
