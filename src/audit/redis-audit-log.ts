@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { untilConnected } from '../idempotency/redis-ready.js'
+import { untilConnected } from '../redis/redis-ready.js'
 import { fromFields, toFields, type AuditLog, type StoredAuditRecord } from './audit-log.js'
 
 export interface RedisAuditLogOptions {

@@ -1,27 +1,28 @@
 import type { Redis } from 'ioredis'
 import { parseRecord, type ClaimResult, type IdempotencyStore } from './idempotency-store.js'
-import { untilConnected } from './redis-ready.js'
+import { untilConnected } from '../redis/redis-ready.js'
+import { luaScript } from '../redis/lua-script.js'
 
 // One script per transition, so that no replica acts on a record another
 // replica changed in between. KEYS[1] is the record, KEYS[2] the holder's
 // lease; both carry the same hash tag (one Redis Cluster slot).
 
 /** SET NX: the first request takes the key; the others read what is there and whether its holder is alive. */
-const CLAIM = `
+const CLAIM = luaScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
   return false
 end
-return { redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]) }`
+return { redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]) }`)
 
-const RENEW = `
+const RENEW = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return 0`
+return 0`)
 
 /** Only the holder's own in-progress record is replaced (ARGV[4] = '1': only once its lease ran out). */
-const SETTLE = `
+const SETTLE = luaScript(`
 local stored = redis.call('GET', KEYS[1])
 if not stored then return 0 end
 local record = cjson.decode(stored)
@@ -29,15 +30,15 @@ if record.state ~= 'in-progress' or record.owner ~= ARGV[1] then return 0 end
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('DEL', KEYS[2])
-return 1`
+return 1`)
 
-const RELEASE = `
+const RELEASE = luaScript(`
 local stored = redis.call('GET', KEYS[1])
 if not stored then return 0 end
 local record = cjson.decode(stored)
 if record.state ~= 'in-progress' or record.owner ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
-return 1`
+return 1`)
 
 export interface RedisIdempotencyStoreOptions {
   redis: Redis
@@ -54,7 +55,7 @@ export function createRedisIdempotencyStore (options: RedisIdempotencyStoreOptio
     kind: 'redis',
     async claim (key, record, retentionMs, leaseMs): Promise<ClaimResult> {
       await untilConnected(redis)
-      const result = await redis.eval(CLAIM, 2, recordKey(key), leaseKey(key), JSON.stringify(record), Math.ceil(retentionMs), record.owner, Math.ceil(leaseMs)) as [string, number] | null
+      const result = await CLAIM(redis, 2, recordKey(key), leaseKey(key), JSON.stringify(record), Math.ceil(retentionMs), record.owner, Math.ceil(leaseMs)) as [string, number] | null
       if (result === null) return { claimed: true }
       const stored = parseRecord(result[0])
       // An unreadable record (written by an incompatible version) is never acted on again.
@@ -62,16 +63,16 @@ export function createRedisIdempotencyStore (options: RedisIdempotencyStoreOptio
       return { claimed: false, record: stored, alive: result[1] === 1 }
     },
     async renew (key, owner, leaseMs) {
-      return await redis.eval(RENEW, 1, leaseKey(key), owner, Math.ceil(leaseMs)) === 1
+      return await RENEW(redis, 1, leaseKey(key), owner, Math.ceil(leaseMs)) === 1
     },
     async settle (key, owner, record, retentionMs, settleOptions = {}) {
       await untilConnected(redis)
-      const done = await redis.eval(SETTLE, 2, recordKey(key), leaseKey(key), owner, JSON.stringify(record), Math.ceil(retentionMs), settleOptions.onlyIfAbandoned === true ? '1' : '0')
+      const done = await SETTLE(redis, 2, recordKey(key), leaseKey(key), owner, JSON.stringify(record), Math.ceil(retentionMs), settleOptions.onlyIfAbandoned === true ? '1' : '0')
       return done === 1
     },
     async release (key, owner) {
       await untilConnected(redis)
-      await redis.eval(RELEASE, 2, recordKey(key), leaseKey(key), owner)
+      await RELEASE(redis, 2, recordKey(key), leaseKey(key), owner)
     },
     async close () {}
   }

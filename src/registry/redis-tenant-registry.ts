@@ -1,13 +1,14 @@
 import type { Redis } from 'ioredis'
-import { untilConnected } from '../idempotency/redis-ready.js'
+import { untilConnected } from '../redis/redis-ready.js'
 import { positionOf, type RegisteredTenant, type TenantRegistry } from './tenant-registry.js'
+import { luaScript } from '../redis/lua-script.js'
 
 /**
  * Applies a change only to a tenant that is registered, in one step, and
  * keeps the hostname index in line when the alias changes.
  * KEYS: tenant hash, hostname index. ARGV: updatedAt, status, name, alias ('' = unchanged).
  */
-const UPDATE = `
+const UPDATE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
@@ -20,7 +21,7 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'hostnames', cjson.encode(hostnames))
   redis.call('HSET', KEYS[2], ARGV[4], redis.call('HGET', KEYS[1], 'id'))
 end
-return redis.call('HGETALL', KEYS[1])`
+return redis.call('HGETALL', KEYS[1])`)
 
 export interface RedisTenantRegistryOptions {
   redis: Redis
@@ -69,7 +70,7 @@ export function createRedisTenantRegistry (options: RedisTenantRegistryOptions):
     },
     async update (region, id, change, at) {
       await untilConnected(redis)
-      const result = await redis.eval(UPDATE, 2, tenantKey(region, id), hostsKey(region), at, change.status ?? '', change.name ?? '', change.alias ?? '') as string[] | null
+      const result = await UPDATE(redis, 2, tenantKey(region, id), hostsKey(region), at, change.status ?? '', change.name ?? '', change.alias ?? '') as string[] | null
       if (result === null) return undefined
       const hash: Record<string, string> = {}
       for (let index = 0; index + 1 < result.length; index += 2) hash[result[index] ?? ''] = result[index + 1] ?? ''

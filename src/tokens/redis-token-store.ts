@@ -4,38 +4,39 @@ import type { Logger } from '../observability/logger.js'
 import { seal } from '../secrets/sealed.js'
 import type { TokenCipher } from './token-cipher.js'
 import type { CachedToken, MintLock, TokenStore } from './token-store.js'
+import { luaScript } from '../redis/lua-script.js'
 
 // Each script checks then acts in one step, so no replica can act on a state
 // another replica changed in between.
-const DELETE_IF_EQUALS = `
+const DELETE_IF_EQUALS = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
-return 0`
+return 0`)
 
 /** Store the token only while our fence still holds the lock; then free the lock and tell the waiters. */
-const COMMIT_IF_FENCED = `
+const COMMIT_IF_FENCED = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[4], ARGV[5])
   return 1
 end
-return 0`
+return 0`)
 
-const RELEASE_IF_FENCED = `
+const RELEASE_IF_FENCED = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 1
 end
-return 0`
+return 0`)
 
-const RENEW_IF_FENCED = `
+const RENEW_IF_FENCED = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return 0`
+return 0`)
 
 const LOCK_POLL_MS = 100
 
@@ -122,7 +123,7 @@ export function createRedisTokenStore (options: RedisTokenStoreOptions): TokenSt
       const last = lastSeen.get(key)
       if (last === undefined || last.accessToken !== accessToken) return
       lastSeen.delete(key)
-      await redis.eval(DELETE_IF_EQUALS, 1, tokenKey(key), last.stored)
+      await DELETE_IF_EQUALS(redis, 1, tokenKey(key), last.stored)
     },
 
     async tryLock (key, leaseMs): Promise<MintLock | undefined> {
@@ -130,20 +131,20 @@ export function createRedisTokenStore (options: RedisTokenStoreOptions): TokenSt
       const taken = await redis.set(lockKey(key), fence, 'PX', leaseMs, 'NX')
       if (taken !== 'OK') return undefined
       const renewal = setInterval(() => {
-        redis.eval(RENEW_IF_FENCED, 1, lockKey(key), fence, leaseMs).catch(() => {})
+        RENEW_IF_FENCED(redis, 1, lockKey(key), fence, leaseMs).catch(() => {})
       }, Math.max(50, Math.floor(leaseMs / 3)))
       renewal.unref()
       return {
         async commit (token, ttlMs) {
           clearInterval(renewal)
           const stored = encrypt(key, token)
-          const committed = await redis.eval(COMMIT_IF_FENCED, 2, lockKey(key), tokenKey(key), fence, stored, Math.max(1, Math.floor(ttlMs)), channel, key)
+          const committed = await COMMIT_IF_FENCED(redis, 2, lockKey(key), tokenKey(key), fence, stored, Math.max(1, Math.floor(ttlMs)), channel, key)
           if (committed === 1) seen(key, token.accessToken.reveal(), stored)
           return committed === 1
         },
         async release () {
           clearInterval(renewal)
-          await redis.eval(RELEASE_IF_FENCED, 1, lockKey(key), fence, channel, key)
+          await RELEASE_IF_FENCED(redis, 1, lockKey(key), fence, channel, key)
         }
       }
     },

@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto'
+import type { Redis } from 'ioredis'
+
+export type LuaScript = (redis: Redis, keyCount: number, ...args: Array<string | number>) => Promise<unknown>
+
+/**
+ * A Lua script run by its SHA-1 (EVALSHA): its text crosses the wire only
+ * when Redis does not have it yet (first use, after a restart or a failover),
+ * instead of with every call as EVAL sends it.
+ */
+export function luaScript (source: string): LuaScript {
+  const sha = createHash('sha1').update(source).digest('hex')
+  return async (redis, keyCount, ...args) => {
+    try {
+      return await redis.evalsha(sha, keyCount, ...args)
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+      return await redis.eval(source, keyCount, ...args)
+    }
+  }
+}
