@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../observability/logger.js'
+import { luaScript } from '../redis/lua-script.js'
 
 export type Tier = 1 | 2
 
@@ -50,7 +51,7 @@ export function tierOf (method: string): Tier {
 
 // Books `count` consecutive slots at once; server time (TIME) keeps every
 // replica on one clock. Returns {granted, delay of the first slot in ms}.
-const RESERVE = `
+const RESERVE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
@@ -67,7 +68,7 @@ if delay < 0 then delay = 0 end
 if delay > maxWait then return {0, math.ceil(delay)} end
 local nextTat = tat + interval * count
 redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now + tolerance + 1000))
-return {1, math.ceil(delay)}`
+return {1, math.ceil(delay)}`)
 
 export interface BudgetOptions {
   limits: Record<Tier, TierLimit>
@@ -102,7 +103,12 @@ export function createMemoryRateBudget (options: BudgetOptions, now: () => numbe
 /** How far ahead a replica books slots for itself: one Redis call serves this much traffic. */
 const LEASE_HORIZON_MS = 50
 const MAX_LEASE = 1_000
-/** A booked slot this far in the past is dropped, not used late (late use would bunch requests). */
+/**
+ * A booked slot this far in the past is dropped, not used late (late use
+ * would bunch requests), unless the budget's burst tolerance covers the
+ * lateness, up to the lease horizon: at high limits every slot of a lease is
+ * "now", and dropping them after 5 ms would mean a Redis call every few requests.
+ */
 const STALE_SLOT_MS = 5
 
 interface Lease {
@@ -141,7 +147,7 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
     const shape = shapes[tier]
     const count = Math.max(1, Math.min(MAX_LEASE, Math.floor(lease.rate * LEASE_HORIZON_MS), Math.floor(LEASE_HORIZON_MS / shape.intervalMs)))
     const [budgetKey, pauseKey] = keys(host, tier)
-    const [granted, ms] = await redis.eval(RESERVE, 2, budgetKey, pauseKey, shape.intervalMs, shape.toleranceMs, options.maxWaitMs, count) as [number, number]
+    const [granted, ms] = await RESERVE(redis, 2, budgetKey, pauseKey, shape.intervalMs, shape.toleranceMs, options.maxWaitMs, count) as [number, number]
     if (granted !== 1) return { granted: false, retryAfterMs: ms }
     lease.next = now() + ms
     lease.remaining = count
@@ -160,10 +166,11 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
       const t = now()
       lease.rate = 0.8 * lease.rate + 0.2 / Math.max(1, t - lease.lastAt)
       lease.lastAt = t
-      const interval = shapes[tier].intervalMs
+      const { intervalMs: interval, toleranceMs } = shapes[tier]
+      const staleAfterMs = Math.max(STALE_SLOT_MS, Math.min(LEASE_HORIZON_MS, toleranceMs))
       for (;;) {
         const current = now()
-        while (lease.remaining > 0 && lease.next < current - STALE_SLOT_MS) {
+        while (lease.remaining > 0 && lease.next < current - staleAfterMs) {
           lease.next += interval
           lease.remaining--
         }
@@ -171,7 +178,8 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
           const slot = lease.next
           lease.next += interval
           lease.remaining--
-          return { granted: true, delayMs: Math.max(0, Math.ceil(slot - current)) }
+          // Whole milliseconds down: a slot a fraction of a millisecond ahead is taken now, not after a 1 ms timer.
+          return { granted: true, delayMs: Math.max(0, Math.floor(slot - current)) }
         }
         if (lease.fetching !== undefined) {
           try {
