@@ -22,8 +22,18 @@ export interface StartOptions extends DependencyOverrides {
   logger?: PinoLogger
 }
 
+/**
+ * stdout, written asynchronously: a synchronous write blocks the event loop
+ * whenever the reader (container runtime, file system) is slow, which showed
+ * as 20–25 ms stalls at 1,000 req/s (docs/benchmarks.md). Lines written while
+ * one write is in flight go out together; pino flushes what is left on exit.
+ */
+function logDestination () {
+  return pino.destination({ dest: 1, sync: false })
+}
+
 export async function startBroker (config: Config, overrides: StartOptions = {}): Promise<RunningBroker> {
-  const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel))
+  const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel), logDestination())
   // OpenTelemetry is imported here only when tracing is on.
   const tracing = overrides.tracing ?? await startTracing(tracingSettings(config.tracing), { logger: logger.child({ module: 'tracing' }) })
   const deps = createDependencies(config, logger, { ...overrides, tracing })
