@@ -38,6 +38,8 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
   let queue: Pending[] = []
   let timer: NodeJS.Timeout | undefined
   let inFlight = Promise.resolve()
+  let writing = false
+  let waitingForRedis = false
   const retryIntervalMs = Math.max(flushIntervalMs, 1_000)
 
   /** Settles what Redis stored or refused; gives back what it could not be asked (connection down). */
@@ -53,7 +55,12 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
     }
     if (results === null || results.every(([error]) => error !== null && isConnectionError(error))) return batch
     batch.forEach((pending, index) => { pending.settle(results[index]?.[0] ?? null) })
+    waitingForRedis = false
     return []
+  }
+
+  function dropOverflow (): void {
+    while (queue.length > maxQueued) queue.shift()?.settle(new Error(`more than ${maxQueued} audit events waiting for Redis; the oldest was dropped`))
   }
 
   function keepForLater (unwritten: Pending[], giveUp: boolean): void {
@@ -63,7 +70,9 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
       return
     }
     queue = unwritten.concat(queue)
-    while (queue.length > maxQueued) queue.shift()?.settle(new Error(`more than ${maxQueued} audit events waiting for Redis; the oldest was dropped`))
+    dropOverflow()
+    // Until Redis is back, only the retry timer writes: a full batch arriving meanwhile would only fail again.
+    waitingForRedis = true
     schedule(retryIntervalMs)
   }
 
@@ -76,19 +85,35 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
   // flush() never rejects: each event's outcome goes to its own append().
   const flushInBackground = (): void => { flush().catch(() => {}) }
 
-  /** Writes what is queued; resolves when it (and every earlier batch) is settled or queued again. */
+  /**
+   * Starts writing what is queued unless a write is already under way (one
+   * pipeline at a time: what arrives meanwhile goes in the next, larger one).
+   * Resolves when the write under way or started is settled or queued again.
+   */
   function flush (giveUp = false): Promise<void> {
     if (timer !== undefined) {
       clearTimeout(timer)
       timer = undefined
     }
-    if (queue.length > 0) {
-      const batch = queue
-      queue = []
-      // Batches go out in order: a pipeline is written after the one before it settled.
-      inFlight = inFlight.then(async () => { keepForLater(await write(batch), giveUp) })
-    }
+    if (writing || queue.length === 0) return inFlight
+    writing = true
+    const batch = queue
+    queue = []
+    inFlight = (async () => {
+      const unwritten = await write(batch)
+      writing = false
+      keepForLater(unwritten, giveUp)
+      if (!waitingForRedis && queue.length > 0) schedule(queue.length >= maxBatch ? 0 : flushIntervalMs)
+    })()
     return inFlight
+  }
+
+  /** Writes everything queued so far (reads and shutdown); stops early while Redis is away, unless giving up. */
+  async function drain (giveUp = false): Promise<void> {
+    for (;;) {
+      await flush(giveUp)
+      if ((queue.length === 0 && !writing) || (waitingForRedis && !giveUp)) return
+    }
   }
 
   return {
@@ -96,13 +121,13 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
     append (event) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ fields: toFields(event), settle: (error) => { if (error === null) resolve(); else reject(error) } })
-        if (queue.length > maxQueued) queue.shift()?.settle(new Error(`more than ${maxQueued} audit events waiting for Redis; the oldest was dropped`))
-        if (queue.length >= maxBatch) flushInBackground()
+        dropOverflow()
+        if (queue.length >= maxBatch && !waitingForRedis) flushInBackground()
         else schedule(flushIntervalMs)
       })
     },
     async read (range) {
-      await flush()
+      await drain()
       await untilConnected(redis)
       let end = range.toMs === undefined ? '+' : String(range.toMs)
       // Resuming: strictly before the cursor, unless `toMs` is earlier still.
@@ -117,7 +142,7 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
       return records
     },
     async close () {
-      await flush(true)
+      await drain(true)
     }
   }
 }

@@ -34,7 +34,7 @@ await describe('the Redis audit log writes in batches', async () => {
     await redis.close()
   })
   let logs = 0
-  const newLog = (extra: { maxQueued?: number } = {}) => {
+  const newLog = (extra: { maxQueued?: number, maxBatch?: number } = {}) => {
     const keyPrefix = `qb-batch-${++logs}:`
     return { key: `${keyPrefix}audit`, log: createRedisAuditLog({ redis: brokerClient, keyPrefix, maxLen: 100_000, ...extra }) }
   }
@@ -79,6 +79,21 @@ await describe('the Redis audit log writes in batches', async () => {
     await redis.start()
     await Promise.all(appends)
     assert.deepEqual(await requestIds(assertions, key), ['r-1', 'r-2', 'r-3', 'r-4', 'r-5'])
+  })
+
+  await it('tries Redis once per retry interval during an outage, however many batches fill up, and loses none', async (t) => {
+    const { key, log } = newLog({ maxBatch: 2 })
+    const pipeline = brokerClient.pipeline.bind(brokerClient)
+    let attempts = 0
+    brokerClient.pipeline = ((...args: Parameters<typeof pipeline>) => { attempts++; return pipeline(...args) }) as typeof brokerClient.pipeline
+    t.after(() => { brokerClient.pipeline = pipeline })
+    await redis.stop()
+    const appends = Array.from({ length: 50 }, async (_, n) => { await log.append(event(n)) })
+    await sleep(1_500)
+    assert.ok(attempts <= 3, `${attempts} write attempts in 1.5 s for 25 full batches`)
+    await redis.start()
+    await Promise.all(appends)
+    assert.deepEqual(await requestIds(assertions, key), Array.from({ length: 50 }, (_, n) => `r-${n}`))
   })
 
   await it('bounds what waits for Redis: the oldest events beyond maxQueued are dropped and reported', async () => {
