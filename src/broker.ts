@@ -25,8 +25,8 @@ export interface StartOptions extends DependencyOverrides {
 /**
  * stdout, written asynchronously: a synchronous write blocks the event loop
  * whenever the reader (container runtime, file system) is slow, which showed
- * as 20–25 ms stalls at 1,000 req/s (docs/benchmarks.md). Lines written while
- * one write is in flight go out together; pino flushes what is left on exit.
+ * in the p99 at 1,000 req/s (docs/benchmarks.md). Lines written while one
+ * write is in flight go out together; pino flushes what is left on exit.
  */
 function logDestination () {
   return pino.destination({ dest: 1, sync: false })
