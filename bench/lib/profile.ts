@@ -129,31 +129,23 @@ export function analyseProfile (file: string, options: { distRoot: string, reque
     frameByKey.set(frame.key, frame)
     return frame
   }
-  /** Distinct broker functions on the stack of a node, cached per node. */
-  const stacks = new Map<number, string[]>()
-  const brokerStack = (id: number): string[] => {
-    let keys = stacks.get(id)
-    if (keys !== undefined) return keys
-    const up = parent.get(id)
-    const above = up === undefined ? [] : brokerStack(up)
-    const frame = frameOf(id)
-    keys = frame.isBroker && !above.includes(frame.key) ? [...above, frame.key] : above
-    stacks.set(id, keys)
-    return keys
+  /** The distinct values `pick` gives for the frames on the stack of a node, outermost first, cached per node. */
+  const distinctOnStack = (pick: (frame: Frame) => string | undefined): ((id: number) => string[]) => {
+    const cache = new Map<number, string[]>()
+    const onStack = (id: number): string[] => {
+      let values = cache.get(id)
+      if (values !== undefined) return values
+      const up = parent.get(id)
+      const above = up === undefined ? [] : onStack(up)
+      const value = pick(frameOf(id))
+      values = value !== undefined && !above.includes(value) ? [...above, value] : above
+      cache.set(id, values)
+      return values
+    }
+    return onStack
   }
-
-  /** Distinct packages on the stack of a node, cached per node. */
-  const packageStacks = new Map<number, string[]>()
-  const packageStack = (id: number): string[] => {
-    let names = packageStacks.get(id)
-    if (names !== undefined) return names
-    const up = parent.get(id)
-    const above = up === undefined ? [] : packageStack(up)
-    const pkg = frameOf(id).pkg
-    names = pkg !== undefined && !above.includes(pkg) ? [...above, pkg] : above
-    packageStacks.set(id, names)
-    return names
-  }
+  const brokerStack = distinctOnStack((frame) => (frame.isBroker ? frame.key : undefined))
+  const packageStack = distinctOnStack((frame) => frame.pkg)
   const packagesInclusive = new Map<string, number>()
   const self = new Map<string, { frame: Frame, us: number }>()
   const packages = new Map<string, number>()
