@@ -111,6 +111,10 @@ const MAX_LEASE = 1_000
  */
 const STALE_SLOT_MS = 5
 
+function staleAfter (shape: BudgetShape): number {
+  return Math.max(STALE_SLOT_MS, Math.min(LEASE_HORIZON_MS, shape.toleranceMs))
+}
+
 interface Lease {
   /** Local time of the next booked slot. */
   next: number
@@ -132,6 +136,7 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
   const { redis } = options
   const now = options.now ?? Date.now
   const shapes = { 1: budgetShape(options.limits[1], options.burstFraction), 2: budgetShape(options.limits[2], options.burstFraction) }
+  const staleAfterMs = { 1: staleAfter(shapes[1]), 2: staleAfter(shapes[2]) }
   const local = createMemoryRateBudget(options, now)
   const leases = new Map<string, Lease>()
   let lastWarning = 0
@@ -166,11 +171,10 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
       const t = now()
       lease.rate = 0.8 * lease.rate + 0.2 / Math.max(1, t - lease.lastAt)
       lease.lastAt = t
-      const { intervalMs: interval, toleranceMs } = shapes[tier]
-      const staleAfterMs = Math.max(STALE_SLOT_MS, Math.min(LEASE_HORIZON_MS, toleranceMs))
+      const interval = shapes[tier].intervalMs
       for (;;) {
         const current = now()
-        while (lease.remaining > 0 && lease.next < current - staleAfterMs) {
+        while (lease.remaining > 0 && lease.next < current - staleAfterMs[tier]) {
           lease.next += interval
           lease.remaining--
         }
