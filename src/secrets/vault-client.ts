@@ -6,7 +6,7 @@ import { VaultRequestError } from './vault-errors.js'
  * every call and gets parsed results or a scrubbed `VaultRequestError`.
  *
  * node-vault's own state is kept out of the way on purpose
- * (shared/reference/vault-api.md §6.6): `client.token` is emptied after every
+ * (docs/reference/vault-api.md §6.6): `client.token` is emptied after every
  * call so a stale token is never sent implicitly, no headers are set at
  * construction (they would pin the first token), `kubernetesLogin` always
  * gets `mount_point`, and its `debug` hook is a no-op so `DEBUG=node-vault`

@@ -56,7 +56,7 @@ const SAFE_MOUNT = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/
 /**
  * Regional client credentials from Vault KV v2 (fields `client_id` and
  * `client_secret`), held in memory and served from there while Vault is away.
- * @see shared/reference/vault-api.md §2.1 for the read, §3 for the auth flows.
+ * @see docs/reference/vault-api.md §2.1 for the read, §3 for the auth flows.
  */
 export function createVaultSecretsSource (options: VaultSecretsSourceOptions): VaultSecretsSource {
   const { kvMount, regions } = validate(options)

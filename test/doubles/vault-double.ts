@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 /**
  * A HashiCorp Vault test double: a real HTTP server that answers the few
  * endpoints the broker uses with Vault's own envelopes, statuses and messages
- * (see shared/reference/vault-api.md §1–§4 and the checklist in §7).
+ * (see docs/reference/vault-api.md §1–§4 and the checklist in §7).
  * It keeps everything in memory and is driven by the controls on the
  * returned object, never by HTTP, so a test cannot confuse the two.
  */
