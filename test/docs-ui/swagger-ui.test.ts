@@ -9,7 +9,7 @@ import { startStack } from '../support/stack.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SCREENSHOT = '/tmp/docs.png'
-/** the offline tooling notes (docs/reference/README.md): Debian's chromium, headless, nothing phoning home. */
+/** Debian's chromium, headless, nothing phoning home. */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 interface Operation { method: string, path: string, operationId: string | undefined }
