@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { createApiKey } from './auth/api-keys.js'
+import { ConfigError } from './config/config-error.js'
+import { loadConfig } from './config/load-config.js'
 import { createCipherKeySpec } from './tokens/token-cipher.js'
 
 const USAGE = `usage: qlik-broker <command>
@@ -8,6 +10,9 @@ commands:
   create-api-key [name]   print a new caller API key (give it to the caller, once)
                           and the hash to put in the broker's configuration
   create-cache-key [id]   print a new AES-256 key for CACHE_ENCRYPTION_KEYS
+  config check            validate the configuration the broker would start with
+                          (environment + BROKER_CONFIG_FILE): exit 0 with a summary,
+                          or exit 78 (EX_CONFIG) listing every problem
 `
 
 const [command, argument] = process.argv.slice(2)
@@ -23,7 +28,27 @@ switch (command) {
   case 'create-cache-key':
     process.stdout.write(`${createCipherKeySpec(argument)}\n`)
     break
+  case 'config':
+    if (argument !== 'check') {
+      process.stderr.write(USAGE)
+      process.exit(64)
+    }
+    checkConfig()
+    break
   default:
     process.stderr.write(USAGE)
     process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 64)
+}
+
+function checkConfig (): void {
+  try {
+    const config = loadConfig(process.env)
+    const cache = config.cache.redisUrl === undefined ? 'in-process' : 'redis'
+    process.stdout.write(`configuration OK: regions ${config.regions.map((region) => region.code).join(', ')}; ` +
+      `secrets from ${config.secrets.source}; token cache ${cache}; ${config.callers.length} caller(s), ${config.issuers.length} JWT issuer(s)\n`)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`qlik-broker: ${error.message}\n`)
+    process.exit(78)
+  }
 }
