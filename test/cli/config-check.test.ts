@@ -19,8 +19,8 @@ function configCheck (env: Record<string, string>): { status: number | null, std
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
-describe('qlik-broker config check', () => {
-  it('exits 0 with a summary when the environment and file are valid', () => {
+await describe('qlik-broker config check', async () => {
+  await it('exits 0 with a summary when the environment and file are valid', () => {
     const file = join(workDir, 'ok.yaml')
     writeFileSync(file, 'callers:\n  - name: billing\n    apiKeyHashes: ["sha256:' + 'a'.repeat(64) + '"]\n    grants:\n      - regions: [eu]\n        actions: [tenants:read]\n')
     const result = configCheck({ SECRETS_SOURCE: 'file', SECRETS_DIR: workDir, QLIK_REGIONS: 'eu,us', BROKER_CONFIG_FILE: file })
@@ -28,7 +28,7 @@ describe('qlik-broker config check', () => {
     assert.match(result.stdout, /configuration OK: regions eu, us; secrets from file; token cache in-process; 1 caller\(s\), 0 JWT issuer\(s\)/)
   })
 
-  it('exits 78 and lists every problem of the environment and the file at once', () => {
+  await it('exits 78 and lists every problem of the environment and the file at once', () => {
     const file = join(workDir, 'bad.yaml')
     writeFileSync(file, 'callers:\n  - name: billing\n    grants:\n      - regions: [mars]\n        actions: [tenants:read]\n')
     const result = configCheck({ BROKER_PORT: 'eighty', REDIS_URL: 'redis://127.0.0.1:6379', BROKER_CONFIG_FILE: file })
@@ -39,7 +39,7 @@ describe('qlik-broker config check', () => {
     assert.match(result.stderr, /region "mars" is not configured/)
   })
 
-  it('refuses an unknown subcommand with the usage and exit 64', () => {
+  await it('refuses an unknown subcommand with the usage and exit 64', () => {
     const result = spawnSync(tsx, ['src/cli.ts', 'config', 'lint'], { cwd: root, encoding: 'utf8' })
     assert.equal(result.status, 64)
     assert.match(result.stderr, /config check/)
