@@ -69,10 +69,14 @@ function createSecretsSource (config: Config, logger: PinoLogger, metrics: Broke
     }
   }
   const vault = secrets.vault
+  // Token and secret_id files are handed over as paths, never read here: their
+  // writers (a Vault Agent sink) replace them, and the Vault source follows.
   const auth: VaultAuthOptions = vault.authMethod === 'token'
-    ? { method: 'token', token: vault.token ?? readTrimmed(vault.tokenFile ?? '') }
+    ? (vault.token === undefined ? { method: 'token', tokenFile: vault.tokenFile ?? '' } : { method: 'token', token: vault.token })
     : vault.authMethod === 'approle'
-      ? { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretId: vault.secretId ?? readTrimmed(vault.secretIdFile ?? '') }
+      ? (vault.secretId === undefined
+          ? { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretIdFile: vault.secretIdFile ?? '' }
+          : { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretId: vault.secretId })
       : { method: 'kubernetes', mount: vault.kubernetesMount, role: vault.kubernetesRole ?? '', jwtPath: vault.kubernetesTokenPath }
   const source = createVaultSecretsSource({
     address: vault.address,
