@@ -19,6 +19,8 @@ import { createTokenEndpoint } from './qlik/token-endpoint.js'
 import { createUpstreamClient, type UpstreamClientOptions } from './qlik/upstream-client.js'
 import { createQuotaCounter } from './quota/quota-counter.js'
 import { createRegionRegistry } from './regions/region-registry.js'
+import { createClientHistory, type ClientHistory } from './clients/client-history.js'
+import { recordClientUse } from './clients/recording-secrets-source.js'
 import { createFileSecretsSource } from './secrets/file-secrets-source.js'
 import type { SecretsSource } from './secrets/secrets-source.js'
 import { createVaultSecretsSource, type VaultAuthOptions } from './secrets/vault-secrets-source.js'
@@ -33,6 +35,8 @@ export interface Dependencies extends AppDeps {
   secrets: SecretsSource
   metrics: BrokerMetrics
   tracing: Tracing
+  /** Client ids each region used before its current one, for `GET /regions/{region}` (ids and times only). */
+  clientHistory: ClientHistory
   /**
    * Loads every region's credentials now, and retries the missing ones in
    * the background until all are held (readiness waits for them).
@@ -69,10 +73,14 @@ function createSecretsSource (config: Config, logger: PinoLogger, metrics: Broke
     }
   }
   const vault = secrets.vault
+  // Token and secret_id files are handed over as paths, never read here: their
+  // writers (a Vault Agent sink) replace them, and the Vault source follows.
   const auth: VaultAuthOptions = vault.authMethod === 'token'
-    ? { method: 'token', token: vault.token ?? readTrimmed(vault.tokenFile ?? '') }
+    ? (vault.token === undefined ? { method: 'token', tokenFile: vault.tokenFile ?? '' } : { method: 'token', token: vault.token })
     : vault.authMethod === 'approle'
-      ? { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretId: vault.secretId ?? readTrimmed(vault.secretIdFile ?? '') }
+      ? (vault.secretId === undefined
+          ? { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretIdFile: vault.secretIdFile ?? '' }
+          : { method: 'approle', mount: vault.approleMount, roleId: vault.roleId ?? '', secretId: vault.secretId })
       : { method: 'kubernetes', mount: vault.kubernetesMount, role: vault.kubernetesRole ?? '', jwtPath: vault.kubernetesTokenPath }
   const source = createVaultSecretsSource({
     address: vault.address,
@@ -128,8 +136,10 @@ function createTokenStore (config: Config, logger: PinoLogger): { store: TokenSt
 export function createDependencies (config: Config, logger: PinoLogger, overrides: DependencyOverrides = {}): Dependencies {
   const metrics = createMetrics({ regions: config.regions })
   const tracing = overrides.tracing ?? TRACING_OFF
-  const { source: secrets, stopWatching } = overrides.secrets === undefined ? createSecretsSource(config, logger, metrics) : { source: overrides.secrets, stopWatching: () => {} }
+  const { source: unrecorded, stopWatching } = overrides.secrets === undefined ? createSecretsSource(config, logger, metrics) : { source: overrides.secrets, stopWatching: () => {} }
   const { store, redis } = createTokenStore(config, logger)
+  const clientHistory = createClientHistory({ redis, keyPrefix: config.cache.keyPrefix, logger: logger.child({ module: 'clients' }), onChange: metrics.onClientIdChange })
+  const secrets = recordClientUse(unrecorded, clientHistory)
   const upstream = tracing.traceUpstream(instrumentUpstream(createUpstreamClient({ timeoutMs: config.qlik.timeoutMs, connectTimeoutMs: config.qlik.connectTimeoutMs, ...overrides.upstream }), metrics), config.regions)
   const budgetOptions = { limits: { 1: config.qlik.tier1Limit, 2: config.qlik.tier2Limit }, maxWaitMs: config.qlik.budgetMaxWaitMs }
   const budget = redis === undefined
@@ -205,6 +215,7 @@ export function createDependencies (config: Config, logger: PinoLogger, override
     metrics,
     tracing,
     quota,
+    clientHistory,
     warmUp: loadMissing,
     async close () {
       clearTimeout(retryTimer)

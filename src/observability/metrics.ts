@@ -35,6 +35,8 @@ export interface BrokerMetrics {
   readonly onTokenEvent: (event: TokenEvent) => void
   /** For the Vault secrets source's `onEvent`. */
   readonly onVaultEvent: (event: VaultEvent) => void
+  /** This replica saw a region's OAuth client id change (client history). */
+  readonly onClientIdChange: (region: string) => void
   /** Adds sources read at scrape time. */
   watch (sources: MetricSources): void
   /** The Prometheus text exposition: the broker's metrics, then the process metrics. */
@@ -124,6 +126,8 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   const vaultRequests = new Counter({ name: name('vault_requests_total'), help: 'Calls to Vault by operation (login, read, metadata, renew, lookup) and outcome.', labelNames: ['operation', 'outcome'], registers })
   const vaultBy = childCache((operation, outcome) => vaultRequests.labels(operation, outcome))
   let vaultSeen = false
+  const clientIdChanges = new Counter({ name: name('client_id_changes_total'), help: 'Times this replica saw a region\'s OAuth client id change (a new secret with another client_id).', labelNames: ['region'], registers })
+  for (const region of regionCodes) clientIdChanges.labels(region).inc(0)
   const credentials = new Gauge({
     name: name('region_credentials_status'),
     help: 'One series per region and status, 1 for the region\'s current credential status (as GET /regions shows it), else 0.',
@@ -254,6 +258,10 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
         }
       }
       vaultBy(event.operation, event.outcome).inc()
+    },
+
+    onClientIdChange: (region) => {
+      if (regionCodes.includes(region)) clientIdChanges.labels(region).inc()
     },
 
     watch (added) {

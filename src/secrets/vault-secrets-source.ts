@@ -25,6 +25,8 @@ export interface VaultSecretsSourceOptions {
   caCertPem?: string
   logger: VaultLogger
   now?: () => number
+  /** How often a token or secret_id file (`auth.tokenFile`, `auth.secretIdFile`) is checked for new content; default 5 s. */
+  credentialFileCheckIntervalMs?: number
   /** Every call to Vault and its outcome, for metrics. Never carries a token, path value or secret. */
   onEvent?: (event: VaultEvent) => void
 }
@@ -67,7 +69,13 @@ export function createVaultSecretsSource (options: VaultSecretsSourceOptions): V
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     ...(options.caCertPem === undefined ? {} : { caCertPem: options.caCertPem })
   }), `${kvMount}/metadata/`, options.onEvent)
-  const keeper = createVaultTokenKeeper({ client, auth: options.auth, logger, now: options.now ?? Date.now })
+  const keeper = createVaultTokenKeeper({
+    client,
+    auth: options.auth,
+    logger,
+    now: options.now ?? Date.now,
+    ...(options.credentialFileCheckIntervalMs === undefined ? {} : { fileCheckIntervalMs: options.credentialFileCheckIntervalMs })
+  })
 
   const memory = new Map<string, RegionCredentials>()
   const inFlight = new Map<string, Promise<RegionCredentials>>()
@@ -75,13 +83,16 @@ export function createVaultSecretsSource (options: VaultSecretsSourceOptions): V
   let lastError: string | undefined
   let closed = false
 
-  /** Runs a call with the current token; on 403 a login-based method logs in again and retries once. */
+  /**
+   * Runs a call with the current token. On 403 a login-based method logs in
+   * again, and a token file is read again; either retries once.
+   */
   async function withToken<T> (call: (token: string) => Promise<T>): Promise<T> {
     const token = await keeper.token()
     try {
       return await call(token)
     } catch (err) {
-      if (!(err instanceof VaultRequestError) || err.status !== 403 || !keeper.refused(token)) throw err
+      if (!(err instanceof VaultRequestError) || err.status !== 403 || !await keeper.refused(token)) throw err
       logger.info({ method: options.auth.method }, 'Vault refused the token; logging in again and retrying once')
       return await call(await keeper.token())
     }
@@ -295,15 +306,19 @@ function validate (options: VaultSecretsSourceOptions): { kvMount: string, regio
   if (!Number.isFinite(options.requestTimeoutMs) || options.requestTimeoutMs <= 0) {
     throw new Error('vault requestTimeoutMs must be a positive number')
   }
+  const fileCheck = options.credentialFileCheckIntervalMs
+  if (fileCheck !== undefined && (!Number.isFinite(fileCheck) || fileCheck <= 0)) {
+    throw new Error('vault credentialFileCheckIntervalMs must be a positive number')
+  }
   const kvMount = trimSlashes(options.kvMount ?? 'secret')
   if (!SAFE_MOUNT.test(kvMount)) throw new Error(`vault kvMount "${kvMount}" is not a valid mount path`)
 
   const auth = options.auth
   // Values are checked for presence only, and never echoed.
   const required: Array<[string, string]> = auth.method === 'token'
-    ? [['token', auth.token]]
+    ? ['tokenFile' in auth ? ['tokenFile', auth.tokenFile] : ['token', auth.token]]
     : auth.method === 'approle'
-      ? [['mount', auth.mount], ['roleId', auth.roleId], ['secretId', auth.secretId]]
+      ? [['mount', auth.mount], ['roleId', auth.roleId], 'secretIdFile' in auth ? ['secretIdFile', auth.secretIdFile] : ['secretId', auth.secretId]]
       : [['mount', auth.mount], ['role', auth.role], ['jwtPath', auth.jwtPath]]
   for (const [name, value] of required) {
     if (typeof value !== 'string' || value.trim() === '') throw new Error(`vault auth.${name} must be a non-empty string`)

@@ -287,6 +287,16 @@ await describe('Vault double: login methods', async () => {
     assert.equal(record(lookup.body['data'])['path'], 'auth/approle/login')
   })
 
+  await it('setAppRoleSecretIds() swaps the secret IDs a role accepts (a new one generated, the old destroyed)', async (t) => {
+    const double = await start(t, { approle })
+    const login = async (secretId: string): Promise<number> => (await call(double, 'POST', '/v1/auth/approle/login', { body: { role_id: 'role-1', secret_id: secretId } })).status
+    assert.equal(await login('sid-2'), 400)
+    double.setAppRoleSecretIds('broker', ['sid-2'])
+    assert.equal(await login('sid-1'), 400)
+    assert.equal(await login('sid-2'), 200)
+    assert.throws(() => { double.setAppRoleSecretIds('nobody', ['x']) }, /no AppRole role "nobody"/)
+  })
+
   await it('omits token_policies when a login grants no policy', async (t) => {
     const double = await start(t, { approle: { ...approle, policies: [] } })
     const res = await call(double, 'POST', '/v1/auth/approle/login', { body: { role_id: 'role-1', secret_id: 'sid-1' } })

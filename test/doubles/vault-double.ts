@@ -113,6 +113,12 @@ export interface VaultDouble {
   setResponseDelay (ms: number): void
   /** Makes a Kubernetes role accept exactly these JWTs from now on. */
   setKubernetesJwts (role: string, jwts: string[]): void
+  /**
+   * Makes an AppRole role (by name) accept exactly these secret IDs from now
+   * on, as generating a new one (`auth/approle/role/:name/secret-id`) and
+   * destroying the old one (`.../secret-id/destroy`) would.
+   */
+  setAppRoleSecretIds (roleName: string, secretIds: string[]): void
   /** Expires every token that has a TTL, as if its lease had run out. */
   expireTokens (): void
   revokeToken (token: string): void
@@ -186,6 +192,7 @@ export async function createVaultDouble (options: VaultDoubleOptions = {}): Prom
 
   const kv = new Map<string, Map<string, KvSecret>>(kvMounts.map((m) => [trimSlashes(m), new Map()]))
   const tokens = new Map<string, TokenEntry>()
+  const approleSecretIds = new Map((options.approle?.roles ?? []).map((role) => [role.roleName, [role.secretId]]))
   const kubernetesRoles = new Map(Object.entries(options.kubernetes?.roles ?? {}).map(([name, role]) => [name, { ...role, jwts: [...role.jwts] }]))
 
   let sealed = false
@@ -451,7 +458,7 @@ export async function createVaultDouble (options: VaultDoubleOptions = {}): Prom
     if (typeof roleId !== 'string' || roleId === '') { record(400); return errors(400, 'missing role_id') }
     if (typeof secretId !== 'string' || secretId === '') { record(400); return errors(400, 'missing secret_id') }
     const role = config.roles.find((r) => r.roleId === roleId)
-    if (role === undefined || role.secretId !== secretId) { record(400); return errors(400, 'invalid role or secret ID') }
+    if (role === undefined || approleSecretIds.get(role.roleName)?.includes(secretId) !== true) { record(400); return errors(400, 'invalid role or secret ID') }
     const entry = issueToken(config, `auth/${approleMount}/login`, `${approleMount}`, { role_name: role.roleName })
     record(200)
     logins['approle'] = (logins['approle'] ?? 0) + 1
@@ -748,6 +755,10 @@ export async function createVaultDouble (options: VaultDoubleOptions = {}): Prom
     setKubernetesJwts (role, jwts) {
       const existing = kubernetesRoles.get(role)
       kubernetesRoles.set(role, { ...existing, jwts: [...jwts] })
+    },
+    setAppRoleSecretIds (roleName, secretIds) {
+      if (!approleSecretIds.has(roleName)) throw new Error(`no AppRole role "${roleName}" in the Vault double`)
+      approleSecretIds.set(roleName, [...secretIds])
     },
     expireTokens () {
       for (const [id, entry] of tokens) {
