@@ -6,6 +6,7 @@ import { resolveOptions } from './options.js'
 import type { QlikSimulator, QlikSimulatorOptions } from './types.js'
 
 export { DEMO_CLIENTS, DATACENTERS } from './regions.js'
+export type { AssignedRole } from './roles.js'
 export type {
   AddTenantInput,
   Faults,
@@ -17,7 +18,8 @@ export type {
   Space,
   Tenant,
   TenantStatus,
-  User
+  User,
+  UserStatus
 } from './types.js'
 
 // Longer than the usual client idle timeouts (undici 4 s), so benchmark

@@ -1,5 +1,6 @@
 import * as ids from './ids.js'
 import { defaultDatacenter, isTenantHostname } from './regions.js'
+import { newBotUser } from './user-records.js'
 import type { ClientRecord } from './clients.js'
 import type { AddTenantInput, Space, Tenant, TenantStatus, User } from './types.js'
 
@@ -126,18 +127,13 @@ export function createTenantStore (options: { domain: string, regions: string[],
     ensureBotUser (record, client) {
       const existing = record.bots.get(client.clientId)
       if (existing !== undefined) return existing
-      const t = iso()
-      const user: User = {
-        id: ids.objectId(),
+      const user = newBotUser({
         tenantId: record.tenant.id,
+        host: record.tenant.hostnames[0] as string,
         clientId: client.clientId,
-        subject: `qlikbot\\${client.clientId}`,
         name: client.name,
-        roles: ['TenantAdmin'],
-        status: 'active',
-        created: t,
-        lastUpdated: t
-      }
+        at: iso()
+      })
       record.bots.set(client.clientId, user)
       record.users.set(user.id, user)
       return user

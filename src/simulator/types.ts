@@ -1,3 +1,5 @@
+import type { AssignedRole } from './roles.js'
+
 /** One regional OAuth client, as created in My Qlik (one per region). */
 export interface SimulatorClient {
   region: string
@@ -56,18 +58,22 @@ export interface Tenant {
   enableAppOpeningFeedback: boolean
 }
 
+export type UserStatus = 'active' | 'invited' | 'disabled' | 'deleted'
+
+/** A user object as Qlik returns it today (docs/reference/qlik-cloud-api.md §11). */
 export interface User {
   id: string
   tenantId: string
   /** Present on bot users only. */
   clientId?: string
   subject: string
-  name: string
+  name?: string
   email?: string
-  roles: string[]
-  status: string
-  created: string
-  lastUpdated: string
+  status: UserStatus
+  assignedRoles: AssignedRole[]
+  createdAt: string
+  lastUpdatedAt: string
+  links: { self: { href: string } }
 }
 
 export interface Space {
