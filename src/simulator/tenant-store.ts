@@ -16,6 +16,8 @@ export interface TenantRecord {
   /** clientId → bot user, created on the client's first use on this tenant. */
   bots: Map<string, User>
   spaces: Map<string, Space>
+  /** The license key it was created with through the API (for the tenant quota). */
+  licenseKey?: string | undefined
 }
 
 export interface TenantStore {

@@ -32,6 +32,25 @@ export interface QlikSimulatorOptions {
   rateLimits?: SimulatorRateLimits
   /** Accepted `licenseKey` values for tenant creation. Default: any non-empty string. */
   licenseKeys?: string[]
+  /** Tenants one license key may create; the next create answers `TENANTS-22`. Default: unlimited. */
+  tenantQuota?: number
+  /**
+   * Guess: the HTTP status of `TENANTS-22` (license quota reached). Qlik names
+   * the code but not its status; create documents 400 and 403. Default 403.
+   */
+  guessLicenseQuotaStatus?: 400 | 403
+  /**
+   * Guess: which hostname `qlik-confirm-hostname` must name on deactivate.
+   * Qlik says "the" hostname (reactivate: "one of" them); for a tenant with an
+   * alias that is undocumented. `first` (default): `hostnames[0]`; `any`: any of them.
+   */
+  guessDeactivateConfirmHostname?: 'first' | 'any'
+  /**
+   * Guess: a second deactivate of a disabled tenant is accepted and restarts
+   * the purge countdown (Qlik: deactivating again "resets the countdown").
+   * Default true; false answers 400 as if it were refused.
+   */
+  guessRedeactivateAccepted?: boolean
   /** Clock in epoch milliseconds, for tests that control time. Default `Date.now`. */
   now?: () => number
 }
