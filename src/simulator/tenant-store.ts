@@ -1,6 +1,8 @@
 import * as ids from './ids.js'
 import { defaultDatacenter, isTenantHostname } from './regions.js'
 import { newBotUser } from './user-records.js'
+import { createTenantContent } from './content-store.js'
+import type { TenantContent } from './content-store.js'
 import type { ClientRecord } from './clients.js'
 import type { AddTenantInput, Space, Tenant, TenantStatus, User } from './types.js'
 
@@ -16,6 +18,8 @@ export interface TenantRecord {
   /** clientId → bot user, created on the client's first use on this tenant. */
   bots: Map<string, User>
   spaces: Map<string, Space>
+  /** Apps, app objects, data files, automations and their connections (reference §7). */
+  content: TenantContent
   /** The license key it was created with through the API (for the tenant quota). */
   licenseKey?: string | undefined
 }
@@ -101,7 +105,7 @@ export function createTenantStore (options: { domain: string, regions: string[],
         enableAnalyticCreation: false,
         enableAppOpeningFeedback: true
       }
-      const record: TenantRecord = { tenant, users: new Map(), bots: new Map(), spaces: new Map() }
+      const record: TenantRecord = { tenant, users: new Map(), bots: new Map(), spaces: new Map(), content: createTenantContent() }
       tenants.set(id, record)
       const site: Site = { kind: 'tenant', region, tenantId: id, scope: `tenant:${id}` }
       for (const h of hostnames) hosts.set(h, site)

@@ -1,4 +1,5 @@
 import type { AssignedRole } from './roles.js'
+import type { SeedContentInput, SeededContent, SeedUserInput, TenantContentState } from './content-types.js'
 
 /** One regional OAuth client, as created in My Qlik (one per region). */
 export interface SimulatorClient {
@@ -191,4 +192,10 @@ export interface QlikSimulator {
    * callers' leak tests: search logs, responses and caches for these.
    */
   issuedTokens (): string[]
+  /** Adds a user to a tenant; with `clientId` it is that client's bot user there (e.g. a deleted client's). */
+  addUser (tenantId: string, input: SeedUserInput): User
+  /** Seeds content owned by one user of the tenant; returns the new ids per kind. */
+  seedContent (tenantId: string, input: SeedContentInput): SeededContent
+  /** Every owned item of the tenant with its owner and how many times its owner was changed. */
+  content (tenantId: string): TenantContentState
 }
