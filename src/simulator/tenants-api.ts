@@ -148,8 +148,10 @@ function patch (core: SimulatorCore, ctx: RouteContext): SimResponse {
   return { status: 204 }
 }
 
+type LifecycleAction = 'deactivate' | 'reactivate'
+
 /** Shared by deactivate and reactivate: register host, visible tenant, matching confirm header. */
-function lifecycleTarget (core: SimulatorCore, ctx: RouteContext): { record: TenantRecord } | { response: SimResponse } {
+function lifecycleTarget (core: SimulatorCore, ctx: RouteContext, action: LifecycleAction): { record: TenantRecord } | { response: SimResponse } {
   const record = visibleRecord(core, ctx)
   if (record === undefined) return { response: notFound() }
   if (ctx.site.kind !== 'register') return { response: registerOnly() }
@@ -157,7 +159,7 @@ function lifecycleTarget (core: SimulatorCore, ctx: RouteContext): { record: Ten
   if (typeof confirm !== 'string' || confirm === '') {
     return { response: qlikError(412, E.preconditionFailed, 'Header qlik-confirm-hostname is required') }
   }
-  if (!confirms(core, ctx, record.tenant, confirm.trim().toLowerCase())) {
+  if (!confirms(core, action, record.tenant, confirm.trim().toLowerCase())) {
     return { response: qlikError(412, E.preconditionFailed, 'Header qlik-confirm-hostname does not match a hostname of the tenant') }
   }
   return { record }
@@ -168,14 +170,13 @@ function lifecycleTarget (core: SimulatorCore, ctx: RouteContext): { record: Ten
  * reactivate *one of* them (§11). Which one "the" hostname is for a tenant
  * with an alias is undocumented: option `guessDeactivateConfirmHostname`.
  */
-function confirms (core: SimulatorCore, ctx: RouteContext, tenant: Tenant, confirm: string): boolean {
-  const deactivating = ctx.path.endsWith('/deactivate')
-  if (deactivating && core.options.guessDeactivateConfirmHostname === 'first') return tenant.hostnames[0] === confirm
+function confirms (core: SimulatorCore, action: LifecycleAction, tenant: Tenant, confirm: string): boolean {
+  if (action === 'deactivate' && core.options.guessDeactivateConfirmHostname === 'first') return tenant.hostnames[0] === confirm
   return tenant.hostnames.includes(confirm)
 }
 
 function deactivate (core: SimulatorCore, ctx: RouteContext): SimResponse {
-  const target = lifecycleTarget(core, ctx)
+  const target = lifecycleTarget(core, ctx, 'deactivate')
   if ('response' in target) return target.response
   const parsed = parseOptionalObject(ctx.body)
   if (!parsed.ok) return qlikError(400, E.badRequest, parsed.reason)
@@ -191,7 +192,7 @@ function deactivate (core: SimulatorCore, ctx: RouteContext): SimResponse {
 }
 
 function reactivate (core: SimulatorCore, ctx: RouteContext): SimResponse {
-  const target = lifecycleTarget(core, ctx)
+  const target = lifecycleTarget(core, ctx, 'reactivate')
   if ('response' in target) return target.response
   const parsed = parseOptionalObject(ctx.body)
   if (!parsed.ok) return qlikError(400, E.badRequest, parsed.reason)
