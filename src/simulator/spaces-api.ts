@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { E, qlikError } from './envelope.js'
 import { validJsonBody } from './json-body.js'
 import { objectId } from './ids.js'
+import { tenantOf } from './caller.js'
 import { countOwnerChange } from './content-store.js'
 import { paginate, readPaging } from './cursor-paging.js'
 import { iso, missing, ownerIdParam, pageRequest } from './owned-content.js'
@@ -31,13 +32,9 @@ const patchSchema = z.array(z.strictObject({
   value: z.string()
 })).min(1)
 
-function recordOf (core: SimulatorCore, ctx: RouteContext): TenantRecord | undefined {
-  return ctx.site.kind === 'tenant' ? core.tenants.get(ctx.site.tenantId) : undefined
-}
-
 /** `GET /api/v1/spaces?ownerId=` with `next`/`prev` cursors (reference §7). */
 function list (core: SimulatorCore, ctx: RouteContext): SimResponse {
-  const record = recordOf(core, ctx)
+  const record = tenantOf(core, ctx)
   if (record === undefined) return qlikError(404, E.notFound)
   const request = pageRequest(ctx, { next: 'next', prev: 'prev' }, 10)
   const paging = readPaging(request)
@@ -50,7 +47,7 @@ function list (core: SimulatorCore, ctx: RouteContext): SimResponse {
 }
 
 function spaceOf (core: SimulatorCore, ctx: RouteContext): { record: TenantRecord, space: Space } | { response: SimResponse } {
-  const record = recordOf(core, ctx)
+  const record = tenantOf(core, ctx)
   if (record === undefined) return { response: qlikError(404, E.notFound) }
   const id = ctx.params.spaceId ?? ''
   const space = record.spaces.get(id)
@@ -113,7 +110,7 @@ function remove (core: SimulatorCore, ctx: RouteContext): SimResponse {
 }
 
 function create (core: SimulatorCore, ctx: RouteContext, caller: TokenRecord): SimResponse {
-  const record = recordOf(core, ctx)
+  const record = tenantOf(core, ctx)
   if (record === undefined) return qlikError(404, E.notFound)
   const body = validJsonBody(ctx.body, createSchema, 'space')
   if (!body.ok) return body.response

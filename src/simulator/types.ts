@@ -192,6 +192,7 @@ export interface QlikSimulator {
    * callers' leak tests: search logs, responses and caches for these.
    */
   issuedTokens (): string[]
+  // The three below throw a RangeError for an unknown tenant or bad input.
   /** Adds a user to a tenant; with `clientId` it is that client's bot user there (e.g. a deleted client's). */
   addUser (tenantId: string, input: SeedUserInput): User
   /** Seeds content owned by one user of the tenant; returns the new ids per kind. */
