@@ -16,6 +16,8 @@ type Token =
   | { kind: 'close' }
 
 const OPERATORS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'pr'])
+const MAX_DEPTH = 16
+const MAX_LENGTH = 4096
 
 export class FilterError extends Error {}
 
@@ -61,8 +63,10 @@ function tokenize (source: string): Token[] {
  */
 export function compileFilter<T extends object> (source: string, fields: readonly (keyof T & string)[]): Predicate<T> {
   const byLowerName = new Map(fields.map((f) => [f.toLowerCase(), f]))
+  if (source.length > MAX_LENGTH) throw new FilterError(`longer than ${MAX_LENGTH} characters`)
   const tokens = tokenize(source)
   let pos = 0
+  let depth = 0
 
   const peekWord = (): string | undefined => {
     const t = tokens[pos]
@@ -103,7 +107,10 @@ export function compileFilter<T extends object> (source: string, fields: readonl
 
   function group (): Predicate<T> {
     pos++ // '('
+    // Bounded, so a hostile filter cannot exhaust the stack.
+    if (++depth > MAX_DEPTH) throw new FilterError(`more than ${MAX_DEPTH} nested parentheses`)
     const inner = orExpr()
+    depth--
     if (tokens[pos]?.kind !== 'close') throw new FilterError('missing ")"')
     pos++
     return inner
