@@ -17,7 +17,13 @@ const envSchema = z.object({
   SIM_TIER2_PER_WINDOW: int(1).optional(),
   SIM_WINDOW_MS: int(1).optional(),
   /** Comma-separated accepted license keys; unset accepts any. */
-  SIM_LICENSE_KEYS: z.string().optional()
+  SIM_LICENSE_KEYS: z.string().optional(),
+  /** Tenants one license key may create; unset is unlimited. */
+  SIM_TENANT_QUOTA: int(0).optional(),
+  // Guesses about undocumented Qlik behaviour (see QlikSimulatorOptions).
+  SIM_GUESS_LICENSE_QUOTA_STATUS: z.enum(['400', '403']).transform(Number).pipe(z.union([z.literal(400), z.literal(403)])).optional(),
+  SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME: z.enum(['first', 'any']).optional(),
+  SIM_GUESS_REDEACTIVATE_ACCEPTED: z.enum(['true', 'false']).transform((v) => v === 'true').optional()
 })
 
 export type ConfigResult = { ok: true, options: QlikSimulatorOptions, demoClients: boolean } | { ok: false, message: string }
@@ -69,5 +75,9 @@ export function loadSimulatorConfig (rawEnv: NodeJS.ProcessEnv): ConfigResult {
   if (env.SIM_LICENSE_KEYS !== undefined) {
     options.licenseKeys = env.SIM_LICENSE_KEYS.split(',').map((k) => k.trim()).filter((k) => k !== '')
   }
+  if (env.SIM_TENANT_QUOTA !== undefined) options.tenantQuota = env.SIM_TENANT_QUOTA
+  if (env.SIM_GUESS_LICENSE_QUOTA_STATUS !== undefined) options.guessLicenseQuotaStatus = env.SIM_GUESS_LICENSE_QUOTA_STATUS
+  if (env.SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME !== undefined) options.guessDeactivateConfirmHostname = env.SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME
+  if (env.SIM_GUESS_REDEACTIVATE_ACCEPTED !== undefined) options.guessRedeactivateAccepted = env.SIM_GUESS_REDEACTIVATE_ACCEPTED
   return { ok: true, options, demoClients: clients.clients === undefined }
 }

@@ -3,17 +3,18 @@ import { z } from 'zod'
 import { E, qlikError } from './envelope.js'
 import { parseOptionalObject, readBody } from './http-utils.js'
 import { faultsSchema } from './faults.js'
+import { contentControlRoutes } from './control-content.js'
 import { createRouter } from './router.js'
 import type { SimulatorCore } from './core.js'
 import type { SimResponse } from './http-utils.js'
 import type { AddTenantInput, Faults } from './types.js'
 
-interface ControlContext {
+export interface ControlContext {
   params: Record<string, string>
   body: Record<string, unknown>
 }
 
-interface ControlRoute {
+export interface ControlRoute {
   method: string
   pattern: string
   handle (ctx: ControlContext): SimResponse
@@ -139,7 +140,7 @@ function routes (core: SimulatorCore): ControlRoute[] {
  * limited, faulted or counted, so tests can always observe and steer.
  */
 export function createControlApi (core: SimulatorCore): (req: IncomingMessage, path: string) => Promise<SimResponse> {
-  const router = createRouter(routes(core))
+  const router = createRouter([...routes(core), ...contentControlRoutes(core)])
   return async (req, path) => {
     const match = router.match(req.method ?? 'GET', path)
     if (match === undefined) return qlikError(404, E.notFound, `No simulator control route ${req.method ?? ''} ${path}`)

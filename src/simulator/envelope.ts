@@ -30,6 +30,10 @@ export const E = {
   internal: { code: 'HTTP-500', title: 'Internal Server Error' },
   unavailable: { code: 'HTTP-503', title: 'Service Unavailable' },
   tenantNotFound: { code: 'TENANTS-8', title: 'Not found' },
+  // Create-tenant license errors (§11); the titles are ours, the codes Qlik's.
+  licenseKeyMissing: { code: 'TENANTS-21', title: 'License key is missing' },
+  licenseQuotaReached: { code: 'TENANTS-22', title: 'License quota reached' },
+  licenseInvalid: { code: 'TENANTS-23', title: 'Invalid license' },
   tenantDeactivated: { code: 'TENANT_DEACTIVATED', title: 'Tenant has been deactivated. Contact your administrator for more details.' },
   invalidClient: { code: 'OAUTH-1', title: 'invalid_client' },
   invalidRequest: { code: 'OAUTH-2', title: 'invalid_request' },

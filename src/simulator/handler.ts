@@ -1,8 +1,11 @@
 import { STATUS_CODES } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { appsRoutes } from './apps-api.js'
 import { authenticate } from './auth.js'
+import { automationsRoutes } from './automations-api.js'
 import { createControlApi } from './control-api.js'
+import { dataFilesRoutes } from './data-files-api.js'
 import { E, qlikError, rateLimitError } from './envelope.js'
 import { normalizeHost, readBody, send, splitUrl } from './http-utils.js'
 import { oauthRoutes } from './oauth.js'
@@ -34,7 +37,10 @@ function injected (core: SimulatorCore, fault: FaultDecision): SimResponse {
  * body → deactivated tenant → host kind → bearer token → rate limit → handler.
  */
 export function createRequestHandler (core: SimulatorCore, signal: AbortSignal): (req: IncomingMessage, res: ServerResponse) => void {
-  const router = createRouter<RouteDef>([...oauthRoutes(core), ...tenantsRoutes(core), ...usersRoutes(core), ...spacesRoutes(core)])
+  const router = createRouter<RouteDef>([
+    ...oauthRoutes(core), ...tenantsRoutes(core), ...usersRoutes(core), ...spacesRoutes(core),
+    ...appsRoutes(core), ...dataFilesRoutes(core), ...automationsRoutes(core)
+  ])
   const control = createControlApi(core)
   const { counters, tenants } = core
 

@@ -1,11 +1,26 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { contentState, seedContent, seedUser } from './content-seeding.js'
 import { createSimulatorCore } from './core.js'
 import { createRequestHandler } from './handler.js'
 import { resolveOptions } from './options.js'
 import type { QlikSimulator, QlikSimulatorOptions } from './types.js'
 
 export { DEMO_CLIENTS, DATACENTERS } from './regions.js'
+export type { AssignedRole } from './roles.js'
+export type {
+  App,
+  AppObject,
+  Automation,
+  AutomationConnection,
+  ContentKind,
+  DataFile,
+  OwnedItemState,
+  SeedContentInput,
+  SeededContent,
+  SeedUserInput,
+  TenantContentState
+} from './content-types.js'
 export type {
   AddTenantInput,
   Faults,
@@ -17,7 +32,8 @@ export type {
   Space,
   Tenant,
   TenantStatus,
-  User
+  User,
+  UserStatus
 } from './types.js'
 
 // Longer than the usual client idle timeouts (undici 4 s), so benchmark
@@ -77,6 +93,9 @@ export async function createQlikSimulator (options: QlikSimulatorOptions = {}): 
     addTenant: (input) => core.addTenant(input),
     getTenant: (id) => core.tenantSnapshot(id),
     tenants: () => core.tenantSnapshots(),
-    issuedTokens: () => core.tokens.values()
+    issuedTokens: () => core.tokens.values(),
+    addUser: (tenantId, input) => seedUser(core, tenantId, input),
+    seedContent: (tenantId, input) => seedContent(core, tenantId, input),
+    content: (tenantId) => contentState(core, tenantId)
   }
 }

@@ -29,6 +29,10 @@ const optionsSchema = z.strictObject({
     windowMs: z.int().min(1).optional()
   }).optional(),
   licenseKeys: z.array(z.string().min(1)).optional(),
+  tenantQuota: z.int().min(0).optional(),
+  guessLicenseQuotaStatus: z.union([z.literal(400), z.literal(403)]).optional(),
+  guessDeactivateConfirmHostname: z.enum(['first', 'any']).optional(),
+  guessRedeactivateAccepted: z.boolean().optional(),
   now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional()
 })
 
@@ -42,6 +46,10 @@ export interface ResolvedOptions {
   tier2PerWindow: number
   windowMs: number
   licenseKeys: Set<string> | undefined
+  tenantQuota: number | undefined
+  guessLicenseQuotaStatus: 400 | 403
+  guessDeactivateConfirmHostname: 'first' | 'any'
+  guessRedeactivateAccepted: boolean
   now: () => number
 }
 
@@ -61,6 +69,10 @@ export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions 
     tier2PerWindow: o.rateLimits?.tier2PerWindow ?? 100,
     windowMs: o.rateLimits?.windowMs ?? 60_000,
     licenseKeys: o.licenseKeys === undefined ? undefined : new Set(o.licenseKeys),
+    tenantQuota: o.tenantQuota,
+    guessLicenseQuotaStatus: o.guessLicenseQuotaStatus ?? 403,
+    guessDeactivateConfirmHostname: o.guessDeactivateConfirmHostname ?? 'first',
+    guessRedeactivateAccepted: o.guessRedeactivateAccepted ?? true,
     now: o.now ?? Date.now
   }
 }

@@ -1,5 +1,8 @@
 import * as ids from './ids.js'
 import { defaultDatacenter, isTenantHostname } from './regions.js'
+import { newBotUser } from './user-records.js'
+import { createTenantContent } from './content-store.js'
+import type { TenantContent } from './content-store.js'
 import type { ClientRecord } from './clients.js'
 import type { AddTenantInput, Space, Tenant, TenantStatus, User } from './types.js'
 
@@ -15,6 +18,10 @@ export interface TenantRecord {
   /** clientId → bot user, created on the client's first use on this tenant. */
   bots: Map<string, User>
   spaces: Map<string, Space>
+  /** Apps, app objects, data files, automations and their connections (reference §7). */
+  content: TenantContent
+  /** The license key it was created with through the API (for the tenant quota). */
+  licenseKey?: string | undefined
 }
 
 export interface TenantStore {
@@ -98,7 +105,7 @@ export function createTenantStore (options: { domain: string, regions: string[],
         enableAnalyticCreation: false,
         enableAppOpeningFeedback: true
       }
-      const record: TenantRecord = { tenant, users: new Map(), bots: new Map(), spaces: new Map() }
+      const record: TenantRecord = { tenant, users: new Map(), bots: new Map(), spaces: new Map(), content: createTenantContent() }
       tenants.set(id, record)
       const site: Site = { kind: 'tenant', region, tenantId: id, scope: `tenant:${id}` }
       for (const h of hostnames) hosts.set(h, site)
@@ -126,18 +133,13 @@ export function createTenantStore (options: { domain: string, regions: string[],
     ensureBotUser (record, client) {
       const existing = record.bots.get(client.clientId)
       if (existing !== undefined) return existing
-      const t = iso()
-      const user: User = {
-        id: ids.objectId(),
+      const user = newBotUser({
         tenantId: record.tenant.id,
+        host: record.tenant.hostnames[0] as string,
         clientId: client.clientId,
-        subject: `qlikbot\\${client.clientId}`,
         name: client.name,
-        roles: ['TenantAdmin'],
-        status: 'active',
-        created: t,
-        lastUpdated: t
-      }
+        at: iso()
+      })
       record.bots.set(client.clientId, user)
       record.users.set(user.id, user)
       return user

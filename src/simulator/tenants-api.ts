@@ -55,6 +55,20 @@ function visibleRecord (core: SimulatorCore, ctx: RouteContext): TenantRecord | 
   return visible ? record : undefined
 }
 
+/** Create-tenant license errors (docs/reference/qlik-cloud-api.md §11): TENANTS-21, -23, -22. */
+function licenseRefusal (core: SimulatorCore, licenseKey: string | undefined): SimResponse | undefined {
+  if (licenseKey === undefined || licenseKey.trim() === '') return qlikError(400, E.licenseKeyMissing, 'licenseKey is required')
+  const { licenseKeys, tenantQuota, guessLicenseQuotaStatus } = core.options
+  if (licenseKeys !== undefined && !licenseKeys.has(licenseKey)) return qlikError(403, E.licenseInvalid, 'licenseKey is not a valid license')
+  if (tenantQuota !== undefined) {
+    const used = core.tenants.list().filter((r) => r.licenseKey === licenseKey).length
+    if (used >= tenantQuota) {
+      return qlikError(guessLicenseQuotaStatus, E.licenseQuotaReached, `This license has reached its quota of ${tenantQuota} tenants`)
+    }
+  }
+  return undefined
+}
+
 function create (core: SimulatorCore, ctx: RouteContext): SimResponse {
   if (ctx.site.kind !== 'register') return registerOnly()
   const parsed = parseJson(ctx.body)
@@ -62,13 +76,13 @@ function create (core: SimulatorCore, ctx: RouteContext): SimResponse {
   const body = createSchema.safeParse(parsed.value)
   if (!body.success) return qlikError(400, E.badRequest, firstIssue(body.error))
   const { licenseKey, datacenter } = body.data
-  if (licenseKey === undefined || licenseKey === '') return qlikError(400, E.badRequest, 'licenseKey is required')
-  const accepted = core.options.licenseKeys
-  if (accepted !== undefined && !accepted.has(licenseKey)) return qlikError(400, E.badRequest, 'licenseKey is not valid')
   if (datacenter !== undefined && !DATACENTERS.includes(datacenter)) {
     return qlikError(400, E.badRequest, `datacenter must be one of ${DATACENTERS.join(', ')}`)
   }
+  const refused = licenseRefusal(core, licenseKey)
+  if (refused !== undefined) return refused
   const record = core.tenants.create(datacenter === undefined ? { region: ctx.site.region } : { region: ctx.site.region, datacenter })
+  record.licenseKey = licenseKey
   return { status: 201, body: record.tenant }
 }
 
@@ -134,8 +148,10 @@ function patch (core: SimulatorCore, ctx: RouteContext): SimResponse {
   return { status: 204 }
 }
 
+type LifecycleAction = 'deactivate' | 'reactivate'
+
 /** Shared by deactivate and reactivate: register host, visible tenant, matching confirm header. */
-function lifecycleTarget (core: SimulatorCore, ctx: RouteContext): { record: TenantRecord } | { response: SimResponse } {
+function lifecycleTarget (core: SimulatorCore, ctx: RouteContext, action: LifecycleAction): { record: TenantRecord } | { response: SimResponse } {
   const record = visibleRecord(core, ctx)
   if (record === undefined) return { response: notFound() }
   if (ctx.site.kind !== 'register') return { response: registerOnly() }
@@ -143,28 +159,40 @@ function lifecycleTarget (core: SimulatorCore, ctx: RouteContext): { record: Ten
   if (typeof confirm !== 'string' || confirm === '') {
     return { response: qlikError(412, E.preconditionFailed, 'Header qlik-confirm-hostname is required') }
   }
-  if (!record.tenant.hostnames.includes(confirm.trim().toLowerCase())) {
+  if (!confirms(core, action, record.tenant, confirm.trim().toLowerCase())) {
     return { response: qlikError(412, E.preconditionFailed, 'Header qlik-confirm-hostname does not match a hostname of the tenant') }
   }
   return { record }
 }
 
+/**
+ * Hostnames are case-insensitive (§1.1). Deactivate must name *the* hostname,
+ * reactivate *one of* them (§11). Which one "the" hostname is for a tenant
+ * with an alias is undocumented: option `guessDeactivateConfirmHostname`.
+ */
+function confirms (core: SimulatorCore, action: LifecycleAction, tenant: Tenant, confirm: string): boolean {
+  if (action === 'deactivate' && core.options.guessDeactivateConfirmHostname === 'first') return tenant.hostnames[0] === confirm
+  return tenant.hostnames.includes(confirm)
+}
+
 function deactivate (core: SimulatorCore, ctx: RouteContext): SimResponse {
-  const target = lifecycleTarget(core, ctx)
+  const target = lifecycleTarget(core, ctx, 'deactivate')
   if ('response' in target) return target.response
   const parsed = parseOptionalObject(ctx.body)
   if (!parsed.ok) return qlikError(400, E.badRequest, parsed.reason)
   const body = deactivateSchema.safeParse(parsed.value)
   if (!body.success) return qlikError(400, E.badRequest, firstIssue(body.error))
   const { tenant } = target.record
-  if (tenant.status === 'disabled') return qlikError(400, E.badRequest, 'Tenant is already disabled')
-  core.tenants.setStatus(target.record, 'disabled')
+  // Deactivating again "resets the countdown" (§11); that the API accepts it
+  // is an inference, hence option `guessRedeactivateAccepted`.
+  if (tenant.status === 'disabled' && !core.options.guessRedeactivateAccepted) return qlikError(400, E.badRequest, 'Tenant is already disabled')
+  if (tenant.status !== 'disabled') core.tenants.setStatus(target.record, 'disabled')
   const estimatedPurgeDate = new Date(core.options.now() + (body.data.purgeAfterDays ?? 30) * DAY_MS).toISOString()
   return { status: 200, body: { id: tenant.id, status: 'disabled', estimatedPurgeDate } }
 }
 
 function reactivate (core: SimulatorCore, ctx: RouteContext): SimResponse {
-  const target = lifecycleTarget(core, ctx)
+  const target = lifecycleTarget(core, ctx, 'reactivate')
   if ('response' in target) return target.response
   const parsed = parseOptionalObject(ctx.body)
   if (!parsed.ok) return qlikError(400, E.badRequest, parsed.reason)

@@ -1,3 +1,6 @@
+import type { AssignedRole } from './roles.js'
+import type { SeedContentInput, SeededContent, SeedUserInput, TenantContentState } from './content-types.js'
+
 /** One regional OAuth client, as created in My Qlik (one per region). */
 export interface SimulatorClient {
   region: string
@@ -30,6 +33,25 @@ export interface QlikSimulatorOptions {
   rateLimits?: SimulatorRateLimits
   /** Accepted `licenseKey` values for tenant creation. Default: any non-empty string. */
   licenseKeys?: string[]
+  /** Tenants one license key may create; the next create answers `TENANTS-22`. Default: unlimited. */
+  tenantQuota?: number
+  /**
+   * Guess: the HTTP status of `TENANTS-22` (license quota reached). Qlik names
+   * the code but not its status; create documents 400 and 403. Default 403.
+   */
+  guessLicenseQuotaStatus?: 400 | 403
+  /**
+   * Guess: which hostname `qlik-confirm-hostname` must name on deactivate.
+   * Qlik says "the" hostname (reactivate: "one of" them); for a tenant with an
+   * alias that is undocumented. `first` (default): `hostnames[0]`; `any`: any of them.
+   */
+  guessDeactivateConfirmHostname?: 'first' | 'any'
+  /**
+   * Guess: a second deactivate of a disabled tenant is accepted and restarts
+   * the purge countdown (Qlik: deactivating again "resets the countdown").
+   * Default true; false answers 400 as if it were refused.
+   */
+  guessRedeactivateAccepted?: boolean
   /** Clock in epoch milliseconds, for tests that control time. Default `Date.now`. */
   now?: () => number
 }
@@ -56,18 +78,22 @@ export interface Tenant {
   enableAppOpeningFeedback: boolean
 }
 
+export type UserStatus = 'active' | 'invited' | 'disabled' | 'deleted'
+
+/** A user object as Qlik returns it today (docs/reference/qlik-cloud-api.md §11). */
 export interface User {
   id: string
   tenantId: string
   /** Present on bot users only. */
   clientId?: string
   subject: string
-  name: string
+  name?: string
   email?: string
-  roles: string[]
-  status: string
-  created: string
-  lastUpdated: string
+  status: UserStatus
+  assignedRoles: AssignedRole[]
+  createdAt: string
+  lastUpdatedAt: string
+  links: { self: { href: string } }
 }
 
 export interface Space {
@@ -166,4 +192,11 @@ export interface QlikSimulator {
    * callers' leak tests: search logs, responses and caches for these.
    */
   issuedTokens (): string[]
+  // The three below throw a RangeError for an unknown tenant or bad input.
+  /** Adds a user to a tenant; with `clientId` it is that client's bot user there (e.g. a deleted client's). */
+  addUser (tenantId: string, input: SeedUserInput): User
+  /** Seeds content owned by one user of the tenant; returns the new ids per kind. */
+  seedContent (tenantId: string, input: SeedContentInput): SeededContent
+  /** Every owned item of the tenant with its owner and how many times its owner was changed. */
+  content (tenantId: string): TenantContentState
 }

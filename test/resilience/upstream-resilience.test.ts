@@ -79,7 +79,7 @@ await describe('Qlik\'s shared rate budget, retries, circuit breaker and caller 
     // POSTs that Qlik carried out before failing with 503 must not be sent again.
     stack.simulator.setFaults({ errorRate: 0.5, phase: 'after', paths: ['/api/v1/users'] })
     const emails = Array.from({ length: 30 }, (_, n) => `user-${n}@example.com`)
-    const posts = await Promise.all(emails.map(async (email) => http(stack.url, 'POST', `/regions/eu/tenants/${tenant.id}/api/v1/users`, { headers: admin, body: { name: email, email } })))
+    const posts = await Promise.all(emails.map(async (email) => http(stack.url, 'POST', `/regions/eu/tenants/${tenant.id}/api/v1/users`, { headers: admin, body: { subject: `idp|${email}`, name: email, email } })))
     stack.simulator.clearFaults()
     assert.ok(posts.some((post) => post.status === 503), 'some POSTs failed after acting')
     const users = await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users?limit=100`, { headers: admin })

@@ -22,7 +22,7 @@ await describe('tenant-level pass-through', async () => {
     assert.equal(byHost.status, 200, byHost.text)
     assert.ok(byHost.json<{ data: unknown[] }>().data.length >= 1)
 
-    const createdUser = await http(stack.url, 'POST', `/regions/eu/tenants/${hostname}/api/v1/users`, { headers: admin, body: { name: 'Ada', email: 'ada@example.com' } })
+    const createdUser = await http(stack.url, 'POST', `/regions/eu/tenants/${hostname}/api/v1/users`, { headers: admin, body: { subject: 'idp|ada', name: 'Ada', email: 'ada@example.com' } })
     assert.equal(createdUser.status, 201, createdUser.text)
     const spaces = await http(stack.url, 'GET', `/regions/eu/tenants/${hostname}/api/v1/spaces`, { headers: admin })
     assert.equal(spaces.status, 200)

@@ -76,6 +76,29 @@ await describe('simulator env config', async () => {
     }
   })
 
+  await it('reads the tenant quota and the guess options, and rejects bad values', () => {
+    const config = loadSimulatorConfig({
+      SIM_TENANT_QUOTA: '3',
+      SIM_GUESS_LICENSE_QUOTA_STATUS: '400',
+      SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME: 'any',
+      SIM_GUESS_REDEACTIVATE_ACCEPTED: 'false'
+    })
+    assert.ok(config.ok)
+    assert.deepEqual(config.options, {
+      port: 4100,
+      host: '127.0.0.1',
+      tenantQuota: 3,
+      guessLicenseQuotaStatus: 400,
+      guessDeactivateConfirmHostname: 'any',
+      guessRedeactivateAccepted: false
+    })
+    for (const [name, value] of [['SIM_TENANT_QUOTA', '-1'], ['SIM_GUESS_LICENSE_QUOTA_STATUS', '500'], ['SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME', 'alias'], ['SIM_GUESS_REDEACTIVATE_ACCEPTED', 'yes']] as const) {
+      const bad = loadSimulatorConfig({ [name]: value })
+      assert.ok(!bad.ok, `${name}=${value}`)
+      assert.match(bad.message, new RegExp(name))
+    }
+  })
+
   await it('defaults to port 4100 and the demo clients, and rejects bad client lists', () => {
     const config = loadSimulatorConfig({})
     assert.ok(config.ok)

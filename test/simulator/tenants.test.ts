@@ -47,7 +47,7 @@ await describe('simulator tenants API', async () => {
     const cases: Array<[unknown, number]> = [
       [{}, 400],
       [{ licenseKey: '' }, 400],
-      [{ licenseKey: 'not-accepted' }, 400],
+      [{ licenseKey: 'not-accepted' }, 403],
       [{ licenseKey: 'lic', datacenter: 'mars-1' }, 400],
       [{ licenseKey: 'lic', name: 'extra' }, 400],
       [[], 400],
@@ -167,7 +167,6 @@ await describe('simulator tenants API', async () => {
     const purge = Date.parse(off.body.estimatedPurgeDate) - before
     assert.ok(purge >= 10 * 86400_000 - 1000 && purge < 10 * 86400_000 + 5000, off.body.estimatedPurgeDate)
     assert.equal(sim.getTenant(tenant.id)?.status, 'disabled')
-    assert.equal((await call(sim, `${path}/deactivate`, { method: 'POST', token, headers: confirm })).status, 400, 'already disabled (bodiless POST)')
 
     // Tenant host is off: API calls and minting answer TENANT_DEACTIVATED.
     const meOff = await call(sim, '/api/v1/users/me', { host, token: tenantToken })
