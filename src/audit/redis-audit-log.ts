@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import { untilConnected } from '../redis/redis-ready.js'
 import { fromFields, toFields, type AuditLog, type StoredAuditRecord } from './audit-log.js'
 
 export interface RedisAuditLogOptions {
-  redis: Redis
+  redis: RedisClient
   keyPrefix: string
   /** Entries kept, approximately (`MAXLEN ~`: Redis trims whole nodes, which keeps XADD cheap). */
   maxLen: number

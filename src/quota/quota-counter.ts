@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import type { Logger } from '../observability/logger.js'
 
 export interface QuotaLimit {
@@ -35,7 +35,7 @@ interface Window {
  * within one sync interval of traffic. Without Redis (or while it is away)
  * each replica enforces the quota on its own count.
  */
-export function createQuotaCounter (options: { redis?: Redis | undefined, keyPrefix: string, logger: Logger, syncIntervalMs?: number, now?: () => number }): QuotaCounter {
+export function createQuotaCounter (options: { redis?: RedisClient | undefined, keyPrefix: string, logger: Logger, syncIntervalMs?: number, now?: () => number }): QuotaCounter {
   const now = options.now ?? Date.now
   const windows = new Map<string, Window>()
   let lastWarning = 0
