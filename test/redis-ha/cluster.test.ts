@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Pool } from 'undici'
+import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
+import { createRedisRateBudget } from '../../src/qlik/rate-budget.js'
 import { createQuotaCounter } from '../../src/quota/quota-counter.js'
+import { createRedisTenantRegistry } from '../../src/registry/redis-tenant-registry.js'
 import type { RedisClient } from '../../src/redis/redis-client.js'
 import { createRedisClient } from '../../src/redis/redis-connection.js'
 import { parseRedisNodes } from '../../src/redis/redis-topology.js'
@@ -171,6 +174,39 @@ await describe('the broker on a 3-master Redis Cluster', async () => {
     const window = Math.floor(Date.now() / limit.windowMs)
     for (const caller of callers) assert.equal(await reader.get(`${prefix}quota:{${caller}}:${window}`), '8', `${caller}'s count is shared`)
     assert.doesNotMatch(logs.text(), /redis unavailable/)
+  })
+
+  await it('runs the registry\'s, audit log\'s and rate budget\'s multi-key scripts and transactions on the cluster, each in one slot', async () => {
+    const prefix = `qb-stores-${Date.now()}:`
+    const logs = captureLogs()
+    const redis = await clusterClient()
+    const registry = createRedisTenantRegistry({ redis, keyPrefix: prefix })
+    const at = new Date().toISOString()
+    // Two regions whose registries live on different masters.
+    const owners = await slotOwners(setup)
+    const regions = ['eu']
+    for (let n = 0; regions.length < 2; n++) if (owners(slotOf(`{r${n}}`)) !== owners(slotOf('{eu}'))) regions.push(`r${n}`)
+    for (const region of regions) {
+      await registry.record({ id: `t-${region}`, name: 'one', hostnames: [`one.${region}.qlikcloud.com`], region, status: 'active', createdBy: 'load', createdAt: at, updatedAt: at })
+      const updated = await registry.update(region, `t-${region}`, { status: 'disabled', alias: `alias.${region}.qlikcloud.com` }, at)
+      assert.deepEqual(updated?.hostnames, [`one.${region}.qlikcloud.com`, `alias.${region}.qlikcloud.com`])
+      assert.equal((await registry.findByHostname(region, `alias.${region}.qlikcloud.com`))?.status, 'disabled')
+      assert.deepEqual((await registry.page(region, undefined, 10)).tenants.map((tenant) => tenant.id), [`t-${region}`])
+    }
+
+    const audit = createRedisAuditLog({ redis, keyPrefix: prefix, maxLen: 1000 })
+    await Promise.all(Array.from({ length: 30 }, async (_, n) => { await audit.append({ time: at, requestId: `r-${n}`, caller: 'load', region: 'eu', action: 'tenants:read', outcome: 'allowed' }) }))
+    assert.equal((await audit.read({ count: 100 })).length, 30)
+    await audit.close()
+
+    const budgetOf = (): ReturnType<typeof createRedisRateBudget> => createRedisRateBudget({ redis, keyPrefix: prefix, logger: logs.logger, limits: { 1: { requests: 1000, windowMs: 60_000 }, 2: { requests: 100, windowMs: 60_000 } }, maxWaitMs: 1_000 })
+    const [one, other] = [budgetOf(), budgetOf()]
+    assert.equal((await one.reserve('a.eu.qlikcloud.com', 2)).granted, true)
+    await one.pause('a.eu.qlikcloud.com', 2, 30_000)
+    // Another replica reads the pause and the schedule from the same slot (RESERVE's two keys).
+    assert.equal((await other.reserve('a.eu.qlikcloud.com', 2)).granted, false, 'a paused host and tier is refused by another replica')
+    assert.equal((await other.reserve('b.eu.qlikcloud.com', 2)).granted, true, 'another host is not paused')
+    assert.doesNotMatch(logs.text(), /redis unavailable/, 'the budget never fell back to the process')
   })
 
   await it('wakes a waiting replica by the mint notice a script publishes, whichever master holds the key', async () => {
