@@ -130,9 +130,10 @@ export async function startSentinelSetup (options: { password: string, sentinelP
   const auth = ['--requirepass', options.password, '--masterauth', options.password]
   try {
     const masterPort = await freePort()
-    const master = await spawnRedis([...BASE, '--port', String(masterPort), ...auth], masterPort, options.password, children, clients)
+    // --dir: a replica's full sync writes an RDB file there, never in the repository.
+    const master = await spawnRedis([...BASE, '--port', String(masterPort), '--dir', dir, ...auth], masterPort, options.password, children, clients)
     const replicaPort = await freePort()
-    const replica = await spawnRedis([...BASE, '--port', String(replicaPort), ...auth, '--replicaof', '127.0.0.1', String(masterPort)], replicaPort, options.password, children, clients)
+    const replica = await spawnRedis([...BASE, '--port', String(replicaPort), '--dir', dir, ...auth, '--replicaof', '127.0.0.1', String(masterPort)], replicaPort, options.password, children, clients)
     await untilAnswers(replicaPort, options.password, async (client) => /master_link_status:up/.test(await client.info('replication')), 10_000, 'replica link')
     const sentinels: RedisProcess[] = []
     for (let index = 0; index < 3; index++) {
