@@ -2,6 +2,7 @@
 import { createApiKey } from './auth/api-keys.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfig } from './config/load-config.js'
+import { describeRedisTopology, redisTopologyOf } from './redis/redis-topology.js'
 import { createCipherKeySpec } from './tokens/token-cipher.js'
 
 const USAGE = `usage: qlik-broker <command>
@@ -43,7 +44,8 @@ switch (command) {
 function checkConfig (): void {
   try {
     const config = loadConfig(process.env)
-    const cache = config.cache.redisUrl === undefined ? 'in-process' : 'redis'
+    // Only the addresses are described: the CA file's content is not needed for that.
+    const cache = describeRedisTopology(redisTopologyOf(config.cache, () => ''))
     process.stdout.write(`configuration OK: regions ${config.regions.map((region) => region.code).join(', ')}; ` +
       `secrets from ${config.secrets.source}; token cache ${cache}; ${config.callers.length} caller(s), ${config.issuers.length} JWT issuer(s)\n`)
   } catch (error) {

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { Redis } from 'ioredis'
 import type { Logger as PinoLogger } from 'pino'
 import type { AppDeps } from './app.js'
 import { createApiKeyVerifier } from './auth/api-key-verifier.js'
@@ -18,6 +17,9 @@ import { createMemoryRateBudget, createRedisRateBudget } from './qlik/rate-budge
 import { createTokenEndpoint } from './qlik/token-endpoint.js'
 import { createUpstreamClient, type UpstreamClientOptions } from './qlik/upstream-client.js'
 import { createQuotaCounter } from './quota/quota-counter.js'
+import type { RedisClient } from './redis/redis-client.js'
+import { connectRedis } from './redis/redis-connection.js'
+import { redisTopologyOf } from './redis/redis-topology.js'
 import { createRegionRegistry } from './regions/region-registry.js'
 import { createClientHistory, type ClientHistory } from './clients/client-history.js'
 import { recordClientUse } from './clients/recording-secrets-source.js'
@@ -97,35 +99,13 @@ function createSecretsSource (config: Config, logger: PinoLogger, metrics: Broke
   return { source, stopWatching }
 }
 
-function createRedis (url: string, logger: PinoLogger): Redis {
-  const redis = new Redis(url, {
-    // Fail fast while Redis is away: the token provider falls back to its
-    // in-process cache instead of queueing requests behind a reconnect.
-    enableOfflineQueue: false,
-    // Commands issued in the same tick (audit XADDs under load, token reads) share one socket write.
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-    commandTimeout: 1_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 5_000)
-  })
-  let lastLogged = 0
-  redis.on('error', (error: Error) => {
-    // ioredis repeats the error on every reconnect attempt: log it once a minute.
-    if (Date.now() - lastLogged > 60_000) {
-      lastLogged = Date.now()
-      logger.warn({ err: error.message }, 'redis unavailable; serving tokens from the in-process cache')
-    }
-  })
-  redis.on('ready', () => { logger.info('redis connected') })
-  return redis
-}
-
-function createTokenStore (config: Config, logger: PinoLogger): { store: TokenStore, redis: Redis | undefined } {
+function createTokenStore (config: Config, logger: PinoLogger): { store: TokenStore, redis: RedisClient | undefined } {
   const { cache } = config
-  if (cache.redisUrl === undefined) return { store: createMemoryTokenStore(), redis: undefined }
+  // One client (single server, Sentinel or Cluster) for every Redis use of the broker.
+  const topology = redisTopologyOf(cache, (path) => readFileSync(path, 'utf8'))
+  if (topology === undefined) return { store: createMemoryTokenStore(), redis: undefined }
   const keys = parseCipherKeys(cache.encryptionKeys ?? readTrimmed(cache.encryptionKeysFile ?? ''))
-  const redis = createRedis(cache.redisUrl, logger.child({ module: 'redis' }))
+  const redis = connectRedis(topology, logger.child({ module: 'redis' }))
   return {
     redis,
     store: createRedisTokenStore({ redis, cipher: createTokenCipher(keys), keyPrefix: cache.keyPrefix, logger: logger.child({ module: 'token-store' }) })

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import { untilConnected } from '../redis/redis-ready.js'
 import { fromFields, toFields, type AuditLog, type StoredAuditRecord } from './audit-log.js'
 
 export interface RedisAuditLogOptions {
-  redis: Redis
+  redis: RedisClient
   keyPrefix: string
   /** Entries kept, approximately (`MAXLEN ~`: Redis trims whole nodes, which keeps XADD cheap). */
   maxLen: number
@@ -148,5 +148,7 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
 }
 
 function isConnectionError (error: Error): boolean {
-  return /connection|closed|stream isn't writeable|ECONNRE|EPIPE|ETIMEDOUT/i.test(error.message)
+  // "max retries per request": the connection dropped with the batch in flight (a Sentinel failover,
+  // a master killed) and the reconnect did not find a master yet; the batch goes to the next one.
+  return /connection|closed|stream isn't writeable|ECONNRE|EPIPE|ETIMEDOUT|max retries per request/i.test(error.message)
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { IssuerSchema, jwtCallerFields, jwtConfigProblems } from '../auth/jwt-config.js'
+import { parseRedisNodes } from '../redis/redis-topology.js'
 
 /** Numbers from the environment: a blank value is an error, not 0. */
 const envNumber = (schema: z.ZodNumber): z.ZodType<number> => z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? Number.NaN : value), z.coerce.number().pipe(schema)) as unknown as z.ZodType<number>
@@ -16,6 +17,14 @@ const rateLimit = z.string()
     return { requests: Number(requests), windowMs: Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS] }
   })
   .refine((limit) => limit.requests >= 1 && limit.windowMs >= 1, 'at least 1 request per window of at least 1 ms')
+
+/** `host:port` or `redis[s]://host:port`, comma-separated, at least one. */
+const redisNodeList = z.string().transform((list, context) => {
+  const { nodes, tls, invalid } = parseRedisNodes(list)
+  if (invalid.length > 0) context.addIssue({ code: 'custom', message: `not host:port or redis[s]://host:port: ${invalid.join(', ')}` })
+  else if (nodes.length === 0) context.addIssue({ code: 'custom', message: 'at least one host:port' })
+  return { nodes, tls }
+})
 
 export const DEFAULT_REGIONS = ['us', 'eu', 'de', 'uk', 'sg', 'ap', 'jp'] as const
 
@@ -115,6 +124,14 @@ export const ConfigSchema = z.object({
   }).prefault({}),
   cache: z.object({
     redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
+    redisSentinels: redisNodeList.optional(),
+    redisSentinelMasterName: z.string().min(1).optional(),
+    redisSentinelPassword: z.string().min(1).optional(),
+    redisClusterNodes: redisNodeList.optional(),
+    redisUsername: z.string().min(1).optional(),
+    redisPassword: z.string().min(1).optional(),
+    redisTls: flag.default(false),
+    redisTlsCaFile: z.string().min(1).optional(),
     keyPrefix: z.string().min(1).default('qlik-broker:'),
     encryptionKeys: z.string().min(1).optional(),
     encryptionKeysFile: z.string().min(1).optional(),
@@ -194,9 +211,7 @@ export function crossFieldProblems (config: unknown): ConfigProblem[] {
     if (method === 'kubernetes') need(has('kubernetesRole'), 'kubernetesRole', 'VAULT_K8S_ROLE is required with VAULT_AUTH_METHOD=kubernetes')
   }
   const cache = asObject(root?.cache)
-  if (cache?.redisUrl !== undefined && cache.encryptionKeys === undefined && cache.encryptionKeysFile === undefined) {
-    problems.push({ path: ['cache', 'encryptionKeys'], message: 'CACHE_ENCRYPTION_KEYS or CACHE_ENCRYPTION_KEYS_FILE is required with REDIS_URL: tokens are never stored in Redis in clear' })
-  }
+  problems.push(...redisProblems(cache))
 
   const fromFile = Array.isArray(root?.regions)
   const qlikRegions = asObject(root?.qlik)?.regions
@@ -227,6 +242,34 @@ export function crossFieldProblems (config: unknown): ConfigProblem[] {
     })
   })
   problems.push(...jwtConfigProblems(root))
+  return problems
+}
+
+/** One Redis topology at most, complete, and the token cache encrypted whenever Redis is used. */
+function redisProblems (cache: Loose): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const set = (key: string): boolean => cache?.[key] !== undefined
+  const topologies = [['redisUrl', 'REDIS_URL'], ['redisSentinels', 'REDIS_SENTINELS'], ['redisClusterNodes', 'REDIS_CLUSTER_NODES']].filter(([key]) => set(key ?? ''))
+  if (topologies.length > 1) {
+    problems.push({ path: ['cache', topologies[1]?.[0] ?? ''], message: `${topologies.map(([, env]) => env).join(', ')} are all set: give one Redis topology (REDIS_URL for a single server, REDIS_SENTINELS or REDIS_CLUSTER_NODES)` })
+  }
+  if (set('redisSentinels') && !set('redisSentinelMasterName')) problems.push({ path: ['cache', 'redisSentinelMasterName'], message: 'REDIS_SENTINEL_MASTER_NAME is required with REDIS_SENTINELS (the name the sentinels monitor, e.g. mymaster)' })
+  if (!set('redisSentinels')) {
+    for (const [key, env] of [['redisSentinelMasterName', 'REDIS_SENTINEL_MASTER_NAME'], ['redisSentinelPassword', 'REDIS_SENTINEL_PASSWORD']] as const) {
+      if (set(key)) problems.push({ path: ['cache', key], message: `${env} only applies with REDIS_SENTINELS` })
+    }
+  }
+  if (topologies.length === 0) {
+    for (const [key, env] of [['redisUsername', 'REDIS_USERNAME'], ['redisPassword', 'REDIS_PASSWORD'], ['redisTlsCaFile', 'REDIS_TLS_CA_FILE']] as const) {
+      if (set(key)) problems.push({ path: ['cache', key], message: `${env} is set but no Redis is (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)` })
+    }
+  }
+  const url = cache?.redisUrl
+  const tlsOn = cache?.redisTls === true || cache?.redisTls === 'true'
+  if (typeof url === 'string' && url.startsWith('redis:') && tlsOn) problems.push({ path: ['cache', 'redisTls'], message: 'REDIS_TLS=true with a redis:// REDIS_URL: write the URL rediss:// for TLS' })
+  if (topologies.length > 0 && !set('encryptionKeys') && !set('encryptionKeysFile')) {
+    problems.push({ path: ['cache', 'encryptionKeys'], message: `CACHE_ENCRYPTION_KEYS or CACHE_ENCRYPTION_KEYS_FILE is required with ${topologies[0]?.[1] ?? 'Redis'}: tokens are never stored in Redis in clear` })
+  }
   return problems
 }
 

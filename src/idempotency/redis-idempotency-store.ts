@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import { parseRecord, type ClaimResult, type IdempotencyStore } from './idempotency-store.js'
 import { untilConnected } from '../redis/redis-ready.js'
 import { luaScript } from '../redis/lua-script.js'
@@ -41,7 +41,7 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return 1`)
 
 export interface RedisIdempotencyStoreOptions {
-  redis: Redis
+  redis: RedisClient
   keyPrefix: string
 }
 

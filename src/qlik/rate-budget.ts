@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import type { Logger } from '../observability/logger.js'
 import { luaScript } from '../redis/lua-script.js'
 
@@ -132,7 +132,7 @@ interface Lease {
  * one schedule. When Redis is away, the process budgets on its own (each
  * replica then spends at most the whole budget: degraded, not down).
  */
-export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, keyPrefix: string, logger: Logger, now?: () => number }): RateBudget {
+export function createRedisRateBudget (options: BudgetOptions & { redis: RedisClient, keyPrefix: string, logger: Logger, now?: () => number }): RateBudget {
   const { redis } = options
   const now = options.now ?? Date.now
   const shapes = { 1: budgetShape(options.limits[1], options.burstFraction), 2: budgetShape(options.limits[2], options.burstFraction) }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import type { Logger } from '../observability/logger.js'
 
 export interface QuotaLimit {
@@ -35,7 +35,7 @@ interface Window {
  * within one sync interval of traffic. Without Redis (or while it is away)
  * each replica enforces the quota on its own count.
  */
-export function createQuotaCounter (options: { redis?: Redis | undefined, keyPrefix: string, logger: Logger, syncIntervalMs?: number, now?: () => number }): QuotaCounter {
+export function createQuotaCounter (options: { redis?: RedisClient | undefined, keyPrefix: string, logger: Logger, syncIntervalMs?: number, now?: () => number }): QuotaCounter {
   const now = options.now ?? Date.now
   const windows = new Map<string, Window>()
   let lastWarning = 0
@@ -45,18 +45,14 @@ export function createQuotaCounter (options: { redis?: Redis | undefined, keyPre
     if (redis === undefined) return
     const batch = [...windows.entries()].filter(([, window]) => window.pending > 0)
     if (batch.length === 0) return
-    const pipeline = redis.pipeline()
-    const sent = batch.map(([caller, window]) => {
-      const key = `${options.keyPrefix}quota:{${caller}}:${window.id}`
-      pipeline.incrby(key, window.pending)
-      pipeline.pexpire(key, window.limit.windowMs * 2)
-      return { window, count: window.pending }
-    })
+    const sent = batch.map(([caller, window]) => ({ key: `${options.keyPrefix}quota:{${caller}}:${window.id}`, window, count: window.pending }))
     for (const entry of sent) entry.window.pending -= entry.count
     try {
-      const results = await pipeline.exec()
+      // One pipeline per counter: on a Redis Cluster each caller's counter may live on another node,
+      // and a pipeline must stay on one (auto-pipelining still batches them per node).
+      const totals = await Promise.all(sent.map(async (entry) => (await redis.pipeline().incrby(entry.key, entry.count).pexpire(entry.key, entry.window.limit.windowMs * 2).exec())?.[0]?.[1]))
       sent.forEach((entry, index) => {
-        const total = results?.[index * 2]?.[1]
+        const total = totals[index]
         if (typeof total === 'number') entry.window.shared = total
       })
     } catch (error) {

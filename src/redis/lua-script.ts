@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-client.js'
 
-export type LuaScript = (redis: Redis, keyCount: number, ...args: Array<string | number>) => Promise<unknown>
+export type LuaScript = (redis: RedisClient, keyCount: number, ...args: Array<string | number>) => Promise<unknown>
 
 /**
  * A Lua script run by its SHA-1 (EVALSHA): its text crosses the wire only

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-client.js'
 
 /** One wait per client however many callers ask (no listener per caller). */
-const firstConnections = new WeakMap<Redis, Promise<void>>()
+const firstConnections = new WeakMap<RedisClient, Promise<void>>()
 
 /**
  * The broker's Redis client fails commands at once while disconnected (no
@@ -9,7 +9,7 @@ const firstConnections = new WeakMap<Redis, Promise<void>>()
  * moments after start-up, before the first connection is made. So wait for
  * that first connection only, briefly; a reconnecting client fails fast.
  */
-export async function untilConnected (redis: Redis, timeoutMs = 2_000): Promise<void> {
+export async function untilConnected (redis: RedisClient, timeoutMs = 2_000): Promise<void> {
   if (redis.status !== 'wait' && redis.status !== 'connecting' && redis.status !== 'connect') return
   let waiting = firstConnections.get(redis)
   if (waiting === undefined) {

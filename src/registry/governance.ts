@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import { createAuditTrail, type AuditTrail } from '../audit/audit-trail.js'
 import { createMemoryAuditLog } from '../audit/memory-audit-log.js'
 import { createRedisAuditLog } from '../audit/redis-audit-log.js'
@@ -26,7 +26,7 @@ export interface Governance {
  * In Redis (shared by every replica, under REDIS_KEY_PREFIX) when the broker
  * has one, else in process; and the config file watched for caller changes.
  */
-export function createGovernance (options: { config: Config, redis: Redis | undefined, logger: Logger }): Governance {
+export function createGovernance (options: { config: Config, redis: RedisClient | undefined, logger: Logger }): Governance {
   const { config, redis, logger } = options
   const callers = createCallerDirectory(config.callers)
   const keyPrefix = config.cache.keyPrefix

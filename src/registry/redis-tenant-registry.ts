@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 import { untilConnected } from '../redis/redis-ready.js'
 import { positionOf, type RegisteredTenant, type TenantRegistry } from './tenant-registry.js'
 import { luaScript } from '../redis/lua-script.js'
@@ -24,7 +24,7 @@ end
 return redis.call('HGETALL', KEYS[1])`)
 
 export interface RedisTenantRegistryOptions {
-  redis: Redis
+  redis: RedisClient
   keyPrefix: string
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import { duplicateClient, type RedisClient } from '../redis/redis-client.js'
 import type { Logger } from '../observability/logger.js'
 import { seal } from '../secrets/sealed.js'
 import type { TokenCipher } from './token-cipher.js'
@@ -41,7 +41,7 @@ return 0`)
 const LOCK_POLL_MS = 100
 
 export interface RedisTokenStoreOptions {
-  redis: Redis
+  redis: RedisClient
   cipher: TokenCipher
   keyPrefix: string
   logger: Logger
@@ -64,7 +64,7 @@ export function createRedisTokenStore (options: RedisTokenStoreOptions): TokenSt
   // needs the exact stored ciphertext: remember what we last read or wrote.
   const lastSeen = new Map<string, { accessToken: string, stored: string }>()
   const waiters = new Map<string, Set<() => void>>()
-  let subscriber: Redis | undefined
+  let subscriber: RedisClient | undefined
 
   function seen (key: string, accessToken: string, stored: string): void {
     lastSeen.delete(key)
@@ -84,7 +84,7 @@ export function createRedisTokenStore (options: RedisTokenStoreOptions): TokenSt
 
   async function ensureSubscribed (): Promise<void> {
     if (subscriber !== undefined) return
-    subscriber = redis.duplicate({ enableOfflineQueue: true })
+    subscriber = duplicateClient(redis, { enableOfflineQueue: true })
     subscriber.on('error', () => {})
     subscriber.on('message', (_channel: string, key: string) => { wake(key) })
     await subscriber.subscribe(channel)

@@ -12,7 +12,7 @@ import { CHART_DIR, findTool, need, REPO_ROOT, run, tempDir } from './tools.js'
 
 /** Oldest (the chart's kubeVersion floor) and newest Kubernetes the chart is tested against. */
 const KUBE_VERSIONS = ['1.30.0', '1.35.0'] as const
-const REQUIRED_SCENARIOS = ['default', 'vault-kubernetes', 'vault-agent', 'existing-secret', 'full', 'jwt-callers']
+const REQUIRED_SCENARIOS = ['default', 'vault-kubernetes', 'vault-agent', 'existing-secret', 'full', 'jwt-callers', 'redis-sentinel', 'redis-cluster']
 const RELEASE = 'qb'
 const NAMESPACE = 'brokers'
 /**
@@ -497,6 +497,30 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     assert.match(container.image, /@sha256:[0-9a-f]{64}$/)
   })
 
+  await it('connects to Redis Sentinel and Redis Cluster from values, with passwords and the TLS CA from Secrets it does not render', () => {
+    const sentinel = brokerInputOf('redis-sentinel')
+    const env = sentinel.env
+    assert.equal(env.has('REDIS_URL'), false, 'no URL with Sentinel')
+    assert.equal(env.get('REDIS_SENTINELS')?.value, 'redis-node-0.redis-headless.data.svc:26379,redis-node-1.redis-headless.data.svc:26379,redis-node-2.redis-headless.data.svc:26379')
+    assert.equal(env.get('REDIS_SENTINEL_MASTER_NAME')?.value, 'mymaster')
+    assert.deepEqual(env.get('REDIS_PASSWORD')?.valueFrom?.secretKeyRef, { name: 'redis', key: 'redis-password' })
+    assert.deepEqual(env.get('REDIS_SENTINEL_PASSWORD')?.valueFrom?.secretKeyRef, { name: 'redis', key: 'redis-password' })
+    assert.equal(env.get('REDIS_TLS')?.value, 'true')
+    const container = brokerContainer(sentinel.deployment)
+    const caVolume = sentinel.deployment.spec.template.spec.volumes?.find((volume) => volume.secret?.secretName === 'redis-tls')
+    assert.deepEqual(caVolume?.secret?.items, [{ key: 'ca.crt', path: 'ca.crt' }])
+    const caMount = container.volumeMounts?.find((mount) => mount.name === caVolume?.name)
+    assert.equal(env.get('REDIS_TLS_CA_FILE')?.value, `${caMount?.mountPath ?? '?'}/ca.crt`)
+    assert.equal(sentinel.config.cache.redisSentinelMasterName, 'mymaster')
+
+    const cluster = brokerInputOf('redis-cluster')
+    assert.equal(cluster.env.has('REDIS_URL'), false, 'no URL with Cluster')
+    assert.equal(cluster.env.get('REDIS_CLUSTER_NODES')?.value, 'redis-cluster-0.redis-cluster-headless.data.svc:6379,redis-cluster-1.redis-cluster-headless.data.svc:6379,redis-cluster-2.redis-cluster-headless.data.svc:6379')
+    assert.equal(cluster.env.get('REDIS_USERNAME')?.value, 'qlik-broker')
+    assert.deepEqual(cluster.env.get('REDIS_PASSWORD')?.valueFrom?.secretKeyRef, { name: 'redis-cluster', key: 'redis-password' })
+    assert.equal(cluster.config.cache.redisClusterNodes?.nodes.length, 3)
+  })
+
   await it('wires the HPA, PDB, ServiceMonitor and NetworkPolicy to the pods (full scenario)', () => {
     const manifests = manifestsOf('full')
     const deployment = only<Deployment>(manifests, 'Deployment')
@@ -566,6 +590,11 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
       { name: 'a grace period shorter than the drain', values: { terminationGracePeriodSeconds: 12 }, error: /terminationGracePeriodSeconds \(12\) must exceed/ },
       { name: 'agent mode without regions', values: { vault: { mode: 'agent' } }, error: /vault\.mode=agent.*regions/ },
       { name: 'a dev Secret without values', values: { devSecret: { create: true } }, error: /devSecret/ },
+      { name: 'Sentinel without a master name', values: { redis: { mode: 'sentinel', sentinel: { nodes: ['s0:26379'] } } }, error: /redis\.mode=sentinel needs .*masterName/ },
+      { name: 'Cluster without nodes', values: { redis: { mode: 'cluster' } }, error: /redis\.mode=cluster needs redis\.cluster\.nodes/ },
+      { name: 'a Redis node that is not host:port', values: { redis: { mode: 'cluster', cluster: { nodes: ['redis://r0'] } } }, error: /redis\/cluster\/nodes\/0/ },
+      { name: 'an unknown Redis mode', values: { redis: { mode: 'replicated' } }, error: /redis\/mode.*one of/ },
+      { name: 'a Redis CA without TLS', values: { redis: { tls: { caSecret: 'redis-tls' } } }, error: /redis\.tls\.caSecret is set but redis\.tls\.enabled is false/ },
       // Callers, quotas and the broker's tuning.
       { name: 'a caller quota that is not requests/window', values: { callers: [{ name: 'svc', quota: '100 per minute', grants: [readAll] }] }, error: /callers\/0\/quota/ },
       { name: 'a tenant scope that does not exist', values: { callers: [{ name: 'svc', grants: [{ ...readAll, tenants: 'sometimes' }] }] }, error: /callers\/0\/grants\/0\/tenants/ },

@@ -27,8 +27,9 @@ export interface Cluster {
 /**
  * K broker processes sharing one redis-server and one Qlik simulator, with
  * local secret files (or whatever `env` says), and one admin caller.
+ * A blank `redis.url` leaves REDIS_URL unset, for `env` to give another topology (Sentinel, Cluster).
  */
-export async function startCluster (options: { replicas: number, redis: RedisServer, env?: Record<string, string>, simulator?: QlikSimulatorOptions, secretFiles?: boolean }): Promise<Cluster> {
+export async function startCluster (options: { replicas: number, redis: Pick<RedisServer, 'url'>, env?: Record<string, string>, simulator?: QlikSimulatorOptions, secretFiles?: boolean }): Promise<Cluster> {
   const simulator = await createQlikSimulator({ clients: CLUSTER_CLIENTS, ...options.simulator })
   const workDir = mkdtempSync(join(tmpdir(), 'qlik-broker-cluster-'))
   if (options.secretFiles !== false) {

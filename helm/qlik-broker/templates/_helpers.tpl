@@ -81,6 +81,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Mount points. */}}
 {{- define "qlik-broker.configDir" -}}/etc/qlik-broker/config{{- end }}
 {{- define "qlik-broker.cacheKeysDir" -}}/etc/qlik-broker/cache-keys{{- end }}
+{{- define "qlik-broker.redisCaDir" -}}/etc/qlik-broker/redis-ca{{- end }}
 {{- define "qlik-broker.vaultCaDir" -}}/etc/qlik-broker/vault-ca{{- end }}
 {{- define "qlik-broker.vaultTokenDir" -}}/var/run/secrets/vault{{- end }}
 {{- define "qlik-broker.agentSecretsDir" -}}/vault/secrets{{- end }}
@@ -159,8 +160,19 @@ message naming the values key.
 {{- if and (eq .Values.vault.mode "kubernetes") (not .Values.vault.address) }}
 {{- fail "vault.address is required with vault.mode=kubernetes" }}
 {{- end }}
-{{- if and .Values.devSecret.create (or (not .Values.devSecret.redisUrl) (not .Values.devSecret.cacheEncryptionKeys)) }}
-{{- fail "devSecret.create=true needs devSecret.redisUrl and devSecret.cacheEncryptionKeys" }}
+{{- if and .Values.devSecret.create (or (and (eq .Values.redis.mode "standalone") (not .Values.devSecret.redisUrl)) (not .Values.devSecret.cacheEncryptionKeys)) }}
+{{- fail "devSecret.create=true needs devSecret.cacheEncryptionKeys, and devSecret.redisUrl with redis.mode=standalone" }}
+{{- end }}
+{{- if .Values.redis.enabled }}
+{{- if and (eq .Values.redis.mode "sentinel") (or (not .Values.redis.sentinel.nodes) (not .Values.redis.sentinel.masterName)) }}
+{{- fail "redis.mode=sentinel needs redis.sentinel.nodes (host:port of each sentinel) and redis.sentinel.masterName" }}
+{{- end }}
+{{- if and (eq .Values.redis.mode "cluster") (not .Values.redis.cluster.nodes) }}
+{{- fail "redis.mode=cluster needs redis.cluster.nodes (host:port of some nodes of the cluster)" }}
+{{- end }}
+{{- if and .Values.redis.tls.caSecret (not .Values.redis.tls.enabled) }}
+{{- fail "redis.tls.caSecret is set but redis.tls.enabled is false" }}
+{{- end }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}

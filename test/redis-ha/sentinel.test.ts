@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Pool } from 'undici'
+import { startCluster } from '../support/cluster.js'
+import { bearer } from '../support/http.js'
+import { assertNoLeak } from '../support/leaks.js'
+import { startSentinelSetup, type SentinelSetup } from './servers.js'
+
+const UNLIMITED = { tier1PerWindow: 1_000_000, tier2PerWindow: 1_000_000 }
+const PASSWORD = 'redis-data-password-0123456789'
+const SENTINEL_PASSWORD = 'redis-sentinel-password-0123456789'
+
+interface Outcome { id: string, status: number | string }
+
+/** `workers` callers in a loop for `durationMs`, each request with its own x-request-id, spread over the replicas. */
+async function steadyLoad (targets: readonly string[], paths: readonly string[], headers: Record<string, string>, options: { workers: number, durationMs: number }): Promise<Outcome[]> {
+  const pools = targets.map((target) => new Pool(target, { connections: options.workers }))
+  const outcomes: Outcome[] = []
+  const deadline = Date.now() + options.durationMs
+  let next = 0
+  await Promise.all(Array.from({ length: options.workers }, async () => {
+    while (Date.now() < deadline) {
+      const n = next++
+      const id = `ha-sentinel-${n}`
+      try {
+        const response = await (pools[n % pools.length] as Pool).request({ method: 'GET', path: paths[n % paths.length] ?? '', headers: { ...headers, 'x-request-id': id } })
+        await response.body.dump()
+        outcomes.push({ id, status: response.statusCode })
+      } catch (error) {
+        outcomes.push({ id, status: (error as { code?: string }).code ?? 'error' })
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }))
+  await Promise.all(pools.map(async (pool) => pool.close()))
+  return outcomes
+}
+
+await describe('the broker on Redis Sentinel (1 master, 1 replica, 3 sentinels, passwords on both)', async () => {
+  let setup: SentinelSetup
+  before(async () => { setup = await startSentinelSetup({ password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD }) })
+  after(async () => { await setup.close() })
+
+  await it('serves every request through a failover mid-load: one mint per key, and every audit event of the run is on the new master', async (t) => {
+    const cluster = await startCluster({
+      replicas: 2,
+      redis: { url: '' },
+      env: { REDIS_SENTINELS: setup.sentinelList, REDIS_SENTINEL_MASTER_NAME: setup.masterName, REDIS_PASSWORD: PASSWORD, REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD },
+      simulator: { rateLimits: UNLIMITED }
+    })
+    t.after(cluster.close)
+    const eu = cluster.simulator.addTenant({ region: 'eu' })
+    const us = cluster.simulator.addTenant({ region: 'us' })
+    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+    const targets = cluster.brokers.map((broker) => broker.url)
+
+    const load = steadyLoad(targets, paths, bearer(cluster.key), { workers: 12, durationMs: 9_000 })
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    await setup.master.kill()
+    const killedAt = Date.now()
+    for (;;) {
+      if (await setup.currentMasterPort().catch(() => 0) === setup.replica.port) break
+      assert.ok(Date.now() - killedAt < 15_000, 'the sentinels promoted the replica within 15 s')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    t.diagnostic(`failover done ${Date.now() - killedAt} ms after the master was killed`)
+    const outcomes = await load
+
+    const failed = outcomes.filter((outcome) => outcome.status !== 200)
+    assert.ok(outcomes.length > 300, `load ran (${outcomes.length} requests)`)
+    assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${outcomes.length} caller requests failed`)
+    assert.deepEqual(cluster.simulator.counters().mints, {
+      'register.eu.qlikcloud.com': 1,
+      'register.us.qlikcloud.com': 1,
+      [eu.hostnames[0] ?? '']: 1,
+      [us.hostnames[0] ?? '']: 1
+    }, 'one mint per key through the failover')
+
+    // Every event of the run reaches the new master (queued while no master answered, written after).
+    const promoted = setup.replica.client()
+    const auditKey = `${cluster.env.REDIS_KEY_PREFIX}audit`
+    const wanted = new Set(outcomes.map((outcome) => outcome.id))
+    let missing: string[] = []
+    for (const deadline = Date.now() + 15_000; ;) {
+      const recorded = new Set((await promoted.xrange(auditKey, '-', '+')).map(([, fields]) => fields[fields.indexOf('requestId') + 1]))
+      missing = [...wanted].filter((id) => !recorded.has(id))
+      if (missing.length === 0 || Date.now() > deadline) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${wanted.size} audit events missing on the new master\n${cluster.brokers.map((broker) => broker.output()).join('\n').split('\n').filter((line) => /"level":"?(40|50|warn|error)/.test(line)).slice(0, 12).join('\n')}`)
+
+    // Both replicas share the new master: a new key is minted once for both.
+    const other = cluster.simulator.addTenant({ region: 'eu' })
+    const afterwards = await steadyLoad(targets, [`/regions/eu/tenants/${other.id}/api/v1/users/me`], bearer(cluster.key), { workers: 10, durationMs: 1_000 })
+    assert.deepEqual([...new Set(afterwards.map((outcome) => outcome.status))], [200])
+    assert.equal(cluster.simulator.counters().mints[other.hostnames[0] ?? ''], 1, 'one mint for both replicas after the failover')
+
+    const logs = cluster.brokers.map((broker) => broker.output()).join('\n')
+    assertNoLeak({ logs }, [PASSWORD, SENTINEL_PASSWORD, ...cluster.simulator.issuedTokens(), 'cluster-eu-secret-0123456789'])
+  })
+})
