@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../redis/redis-client.js'
 
 /** A client id a region used before its current one. Ids and times only: never a secret. */
 export interface PreviousClient {
@@ -38,7 +38,7 @@ export interface ClientHistoryLogger {
 
 export interface ClientHistoryOptions {
   /** Shared by the replicas; absent: this replica's memory only. */
-  redis?: Redis | undefined
+  redis?: RedisClient | undefined
   keyPrefix: string
   logger: ClientHistoryLogger
   now?: () => number
@@ -77,7 +77,7 @@ return 1
  * secret file with another `client_id`) took, and when the old client was
  * last needed before deleting it in My Qlik. Only ids and times are kept.
  * Per replica in memory; with Redis, shared by the replicas and kept across
- * restarts (`<prefix>clients:<region>:first-used` and `:last-used` hashes,
+ * restarts (`<prefix>clients:{<region>}:first-used` and `:last-used` hashes, one slot in a cluster,
  * client id → epoch ms; one field per client id the region ever used).
  */
 export function createClientHistory (options: ClientHistoryOptions): ClientHistory {
@@ -86,7 +86,7 @@ export function createClientHistory (options: ClientHistoryOptions): ClientHisto
   const uses = new Map<string, Map<string, Use>>()
   const current = new Map<string, string>()
 
-  const keys = (region: string): [string, string] => [`${options.keyPrefix}clients:${region}:first-used`, `${options.keyPrefix}clients:${region}:last-used`]
+  const keys = (region: string): [string, string] => [`${options.keyPrefix}clients:{${region}}:first-used`, `${options.keyPrefix}clients:{${region}}:last-used`]
 
   function write (region: string, clientId: string, use: Use, at: number): void {
     const redis = options.redis

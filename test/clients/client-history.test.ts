@@ -47,20 +47,20 @@ await describe('client history in Redis', async () => {
     const prefix = `qb-history-${Date.now()}:`
     const replica1 = createClientHistory({ redis: await brokerRedis(t), keyPrefix: prefix, logger: logs.logger, now: () => clock.at, usedWriteEveryMs: 60_000 })
     replica1.used('eu', 'client-a')
-    await until(async () => await raw.hget(`${prefix}clients:eu:last-used`, 'client-a') === String(T0), 'the first use in redis')
+    await until(async () => await raw.hget(`${prefix}clients:{eu}:last-used`, 'client-a') === String(T0), 'the first use in redis')
 
     // Uses within the write interval stay in memory; the next one after it is written.
     clock.at = T0 + 30_000
     replica1.used('eu', 'client-a')
     await sleep(50)
-    assert.equal(await raw.hget(`${prefix}clients:eu:last-used`, 'client-a'), String(T0))
+    assert.equal(await raw.hget(`${prefix}clients:{eu}:last-used`, 'client-a'), String(T0))
     clock.at = T0 + 45_000
     replica1.used('eu', 'client-a')
     clock.at = T0 + 90_000
     // The change writes the old client's final last use at once.
     replica1.used('eu', 'client-b')
-    await until(async () => await raw.hget(`${prefix}clients:eu:last-used`, 'client-a') === String(T0 + 45_000), 'the old client\'s last use')
-    await until(async () => await raw.hget(`${prefix}clients:eu:first-used`, 'client-b') === String(T0 + 90_000), 'the new client\'s first use')
+    await until(async () => await raw.hget(`${prefix}clients:{eu}:last-used`, 'client-a') === String(T0 + 45_000), 'the old client\'s last use')
+    await until(async () => await raw.hget(`${prefix}clients:{eu}:first-used`, 'client-b') === String(T0 + 90_000), 'the new client\'s first use')
 
     // Another replica (or this one after a restart) that has only used the new client.
     clock.at = T0 + 120_000
@@ -76,7 +76,7 @@ await describe('client history in Redis', async () => {
     assert.equal((await replica3.forRegion('eu')).currentClientId, 'client-b')
     assert.deepEqual((await replica3.forRegion('eu')).previous.map((entry) => entry.clientId), ['client-a'])
     // Replicas never overwrite an earlier first use or a later last use.
-    assert.equal(await raw.hget(`${prefix}clients:eu:first-used`, 'client-b'), String(T0 + 90_000))
+    assert.equal(await raw.hget(`${prefix}clients:{eu}:first-used`, 'client-b'), String(T0 + 90_000))
   })
 
   await it('answers from memory and keeps recording while Redis is down, and writes again once it is back', async (t) => {
@@ -100,7 +100,7 @@ await describe('client history in Redis', async () => {
     await until(async () => {
       clock.at += 1
       history.used('eu', 'client-b')
-      return await raw.hget(`${prefix}clients:eu:first-used`, 'client-b') === String(T0 + 1000)
+      return await raw.hget(`${prefix}clients:{eu}:first-used`, 'client-b') === String(T0 + 1000)
     }, 'the use recorded after Redis came back')
   })
 })
