@@ -29,6 +29,7 @@ const optionsSchema = z.strictObject({
     windowMs: z.int().min(1).optional()
   }).optional(),
   licenseKeys: z.array(z.string().min(1)).optional(),
+  guessUnknownTenantTokenStatus: z.union([z.literal(401), z.literal(404)]).optional(),
   now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional()
 })
 
@@ -42,6 +43,7 @@ export interface ResolvedOptions {
   tier2PerWindow: number
   windowMs: number
   licenseKeys: Set<string> | undefined
+  guessUnknownTenantTokenStatus: 401 | 404
   now: () => number
 }
 
@@ -61,6 +63,7 @@ export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions 
     tier2PerWindow: o.rateLimits?.tier2PerWindow ?? 100,
     windowMs: o.rateLimits?.windowMs ?? 60_000,
     licenseKeys: o.licenseKeys === undefined ? undefined : new Set(o.licenseKeys),
+    guessUnknownTenantTokenStatus: o.guessUnknownTenantTokenStatus ?? 401,
     now: o.now ?? Date.now
   }
 }
