@@ -288,9 +288,11 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   }
 
   /**
-   * A rejected region is tried again in the background at `retryAt` (a new
-   * secret read, then a token on the register host), so it recovers without
-   * waiting for a caller's request.
+   * A rejected region is tried again in the background at `retryAt`: a
+   * token request on the register host with the secret the store holds
+   * then, so it recovers (or backs off further) without waiting for a
+   * caller's request. It asks Qlik even when a register token is cached:
+   * that token may belong to a client Qlik no longer knows.
    */
   function scheduleRecovery (region: RegionConfig): void {
     const state = states.get(region.code)
@@ -300,10 +302,18 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       recoveryTimers.delete(region.code)
       if (closed || states.get(region.code)?.status !== 'rejected') return
       logger.info({ region: region.code }, 'retrying the rejected regional client in the background')
-      provider.get(region, region.registerHost).catch(() => {})
+      recover(region).catch(() => {})
     }, Math.max(0, state.retryAt - now()))
     timer.unref()
     recoveryTimers.set(region.code, timer)
+  }
+
+  async function recover (region: RegionConfig): Promise<void> {
+    const host = region.registerHost
+    const credentials = await credentialsFor(region.code)
+    const key = cacheKey(region.code, host, credentials)
+    const obtained = await singleFlight(key, async () => mintUnlocked(key, region, host, credentials, undefined, 'refresh', 0))
+    remember(obtained.key, region, host, obtained.token)
   }
 
   /**
@@ -451,7 +461,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     return await newerSecret(region, credentials)
   }
 
-  const provider: TokenProvider = {
+  return {
     async get (region, host, requestId) {
       const credentials = await credentialsFor(region.code)
       const refusal = refusedHosts.get(`${region.code}:${host}`)
@@ -501,5 +511,4 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       recoveryTimers.clear()
     }
   }
-  return provider
 }
