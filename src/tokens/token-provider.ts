@@ -478,6 +478,8 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       }
       emit({ type: 'miss' })
       const obtained = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
+      // A token for the host, minted here or by another replica: the host accepts the client.
+      touch(acceptedHosts, `${region.code}:${host}`, true)
       if (local.get(obtained.key)?.token !== obtained.token) remember(obtained.key, region, host, obtained.token)
       const entry = local.get(obtained.key)
       if (entry !== undefined) entry.lastUsed = now()

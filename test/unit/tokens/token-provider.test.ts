@@ -390,6 +390,19 @@ await describe('token provider', async () => {
       assert.equal(provider.credentialState('eu').status, 'rejected')
     })
 
+    await it('counts a host as accepting the client when another replica minted its token, so a later refusal there rejects the region', async (t) => {
+      const shared = createMemoryTokenStore(() => Date.UTC(2026, 0, 1))
+      const first = harness(t, { store: () => shared })
+      const second = harness(t, { store: () => shared })
+      await first.provider.get(EU, HOST)
+      const lease = await second.provider.get(EU, HOST)
+      assert.equal(second.endpoint.calls.length, 0, 'the second replica took the shared token')
+      await second.provider.invalidate(lease)
+      refuseOn(second.endpoint, () => second.clock.now, 401, [HOST])
+      assert.equal((await rejection(second.provider.get(EU, HOST))).code, 'QB_CREDENTIALS_REJECTED')
+      assert.equal(second.provider.credentialState('eu').status, 'rejected')
+    })
+
     await it('retries a rejected region in the background at retryAt, asking Qlik even with a register token cached, and recovers without any request', async (t) => {
       t.mock.timers.enable({ apis: ['setTimeout'] })
       const { provider, endpoint, clock, advance } = harness(t)
