@@ -157,7 +157,7 @@ export function createDependencies (config: Config, logger: PinoLogger, override
           return await jwt.verify(credential)
         }
       }
-  const readiness = createReadiness({ regions: config.regions, secrets, tokens, breaker })
+  const readiness = createReadiness({ regions: config.regions, secrets, tokens, breaker, requiredRegions: config.server.readyRegions })
   metrics.watch({ tokens, readiness, breaker, ...(redis === undefined ? {} : { redisUp: () => redis.status === 'ready' }) })
   let retryTimer: NodeJS.Timeout | undefined
 

@@ -114,7 +114,8 @@ export const ConfigSchema = z.object({
     requestTimeoutMs: positiveInt.default(60_000),
     keepAliveTimeoutMs: positiveInt.default(72_000),
     shutdownGraceMs: positiveInt.default(10_000),
-    docsEnabled: flag.default(true)
+    docsEnabled: flag.default(true),
+    readyRegions: z.string().default('').transform((list) => list.split(',').map((code) => code.trim()).filter(Boolean)).pipe(z.array(regionCode))
   }).prefault({}),
   secrets: z.object({
     source: z.enum(['file', 'vault']).default('file'),
@@ -223,6 +224,12 @@ export function crossFieldProblems (config: unknown): ConfigProblem[] {
     if (seen.has(code)) problems.push({ path: fromFile ? ['regions', index, 'code'] : ['qlik', 'regions'], message: `region "${String(code)}" is listed twice` })
     seen.add(code)
   })
+
+  const readyRegions = asObject(root?.server)?.readyRegions
+  const required = typeof readyRegions === 'string' ? readyRegions.split(',').map((code) => code.trim()).filter(Boolean) : asArray(readyRegions)
+  for (const code of required) {
+    if (!seen.has(code)) problems.push({ path: ['server', 'readyRegions'], message: `region "${String(code)}" is not configured` })
+  }
 
   const callerNames = new Set<unknown>()
   const keyHashes = new Set<unknown>()

@@ -12,6 +12,7 @@ export const ERROR_CATALOGUE = {
   QB_NOT_FOUND: { status: 404, title: 'No such route' },
   QB_UNKNOWN_REGION: { status: 404, title: 'Unknown region' },
   QB_TENANT_NOT_FOUND: { status: 404, title: 'Tenant not found' },
+  QB_TENANT_HOST_REFUSED: { status: 404, title: 'Qlik issues no token for this tenant host' },
   QB_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   QB_TENANT_DEACTIVATED: { status: 409, title: 'The tenant is deactivated' },
   QB_IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },

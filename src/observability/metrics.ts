@@ -102,6 +102,7 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   const cacheMisses = new Counter({ name: name('token_cache_misses_total'), help: 'Token lookups the in-process cache could not answer.', registers })
   const mints = new Counter({ name: name('token_mints_total'), help: 'Access tokens minted at Qlik\'s /oauth/token, by region, host kind and reason (request, or refresh ahead of expiry).', labelNames: ['region', 'host_kind', 'reason'], registers })
   const mintFailures = new Counter({ name: name('token_mint_failures_total'), help: 'Mints that failed (rejected client, Qlik error, network).', labelNames: ['region', 'host_kind'], registers })
+  const hostRefusals = new Counter({ name: name('token_host_refusals_total'), help: 'Token requests Qlik refused on a tenant host while the region\'s client stayed usable (misspelt, purged or foreign hostname); that host is then refused from memory for a while.', labelNames: ['region'], registers })
   const refreshAdoptions = new Counter({ name: name('token_refresh_adoptions_total'), help: 'Background refreshes that adopted a token another replica had already minted.', labelNames: ['region', 'host_kind'], registers })
   const lockWaits = new Counter({ name: name('token_lock_waits_total'), help: 'Times a request waited for another replica\'s mint (Redis lock held elsewhere).', registers })
   const storeErrors = new Counter({ name: name('token_store_errors_total'), help: 'Token store (Redis) operations that failed; the broker then serves from its in-process cache.', registers })
@@ -112,6 +113,7 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   const mintBy = childCache((region, kind, reason) => mints.labels(region, kind, reason))
   const mintFailureBy = childCache((region, kind) => mintFailures.labels(region, kind))
   const adoptionBy = childCache((region, kind) => refreshAdoptions.labels(region, kind))
+  const hostRefusalBy = childCache((region) => hostRefusals.labels(region))
 
   const remaining = new Gauge({
     name: name('token_remaining_lifetime_seconds'),
@@ -153,6 +155,7 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   })
 
   for (const region of regionCodes) {
+    hostRefusalBy(region).inc(0)
     for (const kind of HOST_KINDS) {
       // inc(0): prom-client only shows a child once it has a value.
       mintBy(region, kind, 'request').inc(0)
@@ -242,6 +245,7 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
         case 'miss': cacheMisses.inc(); break
         case 'mint': mintBy(event.region, classify.kindIn(event.region, event.host), event.reason).inc(); break
         case 'mint-failed': mintFailureBy(event.region, classify.kindIn(event.region, event.host)).inc(); break
+        case 'host-refused': hostRefusalBy(event.region).inc(); break
         case 'refresh-adopted': adoptionBy(event.region, classify.kindIn(event.region, event.host)).inc(); break
         case 'lock-wait': lockWaits.inc(); break
         case 'store-error': storeErrors.inc(); break

@@ -35,12 +35,19 @@ export interface Readiness {
   report (): ReadinessReport
 }
 
+const usable = (entry: RegionHealth): boolean => entry.credentials.status === 'ok' || entry.credentials.status === 'loaded'
+
 /**
- * Ready means: not shutting down, and every configured region has
- * credentials the broker can use. A Redis outage does not make the broker
- * unready: it keeps serving from its in-process cache.
+ * Ready means "this replica can serve": not shutting down, and at least one
+ * configured region has credentials the broker can use, or, when
+ * `requiredRegions` names some, every one of those. One region's credential
+ * trouble is the same on every replica, so it must not take them all out of
+ * the load balancer: it shows in GET /regions, metrics and logs instead.
+ * A Redis outage does not make the broker unready either: it keeps serving
+ * from its in-process cache.
  */
-export function createReadiness (options: { regions: readonly RegionConfig[], secrets: SecretsSource, tokens: TokenProvider, breaker: CircuitBreaker }): Readiness {
+export function createReadiness (options: { regions: readonly RegionConfig[], secrets: SecretsSource, tokens: TokenProvider, breaker: CircuitBreaker, requiredRegions?: readonly string[] }): Readiness {
+  const required = new Set(options.requiredRegions ?? [])
   let closing = false
 
   function region (config: RegionConfig): RegionHealth {
@@ -69,9 +76,11 @@ export function createReadiness (options: { regions: readonly RegionConfig[], se
     region,
     report () {
       const regions = options.regions.map(region)
-      const usable = regions.every((entry) => entry.credentials.status === 'ok' || entry.credentials.status === 'loaded')
+      const serving = required.size > 0
+        ? regions.filter((entry) => required.has(entry.code)).every(usable)
+        : regions.some(usable)
       const source = options.secrets.status()
-      return { ready: !closing && usable, closing, secretsSource: { kind: source.kind, reachable: source.reachable }, regions }
+      return { ready: !closing && serving, closing, secretsSource: { kind: source.kind, reachable: source.reachable }, regions }
     }
   }
 }

@@ -16,7 +16,11 @@ const TokenResponseSchema = z.object({
 
 const DEACTIVATED_CODES = new Set(['TENANT_DEACTIVATED', 'TENANT_DISABLED'])
 
-/** The token endpoint refused the client itself: the secret may have been rotated. */
+/**
+ * The token endpoint refused the client on one host (400/401, or 404 for an
+ * unknown host). Whether that is about the client (a rotated secret) or
+ * about the host (misspelt, purged, foreign) is the caller's call.
+ */
 export class ClientRejectedError extends Error {
   override readonly name = 'ClientRejectedError'
   readonly host: string
@@ -79,7 +83,7 @@ export function createTokenEndpoint (upstream: UpstreamClient, options: { scope?
       if (codes.some((code) => DEACTIVATED_CODES.has(code))) {
         throw new BrokerError('QB_TENANT_DEACTIVATED', `the tenant on ${target.host} is deactivated; Qlik refuses tokens for it${trace}`)
       }
-      if (response.statusCode === 401 || response.statusCode === 400) throw new ClientRejectedError(target.host, response.statusCode)
+      if (response.statusCode === 401 || response.statusCode === 400 || response.statusCode === 404) throw new ClientRejectedError(target.host, response.statusCode)
       if (response.statusCode === 429) {
         const retryAfter = response.headers['retry-after']
         throw new BrokerError('QB_UPSTREAM_RATE_LIMITED', `Qlik's token endpoint on ${target.host} is rate limiting the regional client${trace}`, typeof retryAfter === 'string' ? { headers: { 'retry-after': retryAfter } } : {})

@@ -1,16 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Readiness } from '../observability/readiness.js'
-import { RegionSchema } from './regions.js'
 
+// Probes are unauthenticated: they say ready or not, nothing else. Why a
+// replica is not ready (regions, hostnames, secret paths) is in GET /regions.
 const ReadinessSchema = z.object({
-  ready: z.boolean(),
-  closing: z.boolean(),
-  secretsSource: z.object({ kind: z.string(), reachable: z.boolean() }),
-  regions: z.array(RegionSchema)
-}).meta({ id: 'Readiness' })
+  ready: z.boolean()
+}).meta({ id: 'Readiness', description: 'Whether this replica can serve. Details are in GET /regions (authenticated).' })
 
-/** Probes: liveness is the process alone; readiness is "can serve tenant actions now". */
+/** Probes: liveness is the process alone; readiness is "this replica can serve now". */
 export const healthRoutes: FastifyPluginAsyncZod<{ readiness: Readiness }> = async (app, { readiness }) => {
   app.get('/livez', {
     logLevel: 'warn',
@@ -21,11 +19,11 @@ export const healthRoutes: FastifyPluginAsyncZod<{ readiness: Readiness }> = asy
     logLevel: 'warn',
     schema: {
       tags: ['Probes'],
-      summary: 'Readiness: not shutting down and every region has usable credentials',
+      summary: 'Readiness: not shutting down and a region (or each one in BROKER_READY_REGIONS) has usable credentials',
       response: { 200: ReadinessSchema, 503: ReadinessSchema }
     }
   }, async (_request, reply) => {
-    const report = readiness.report()
-    return reply.code(report.ready ? 200 : 503).send(report)
+    const { ready } = readiness.report()
+    return reply.code(ready ? 200 : 503).send({ ready })
   })
 }

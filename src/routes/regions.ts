@@ -9,7 +9,7 @@ export const RegionSchema = z.object({
   registerHost: z.string(),
   tenantDomain: z.string(),
   credentials: z.object({
-    status: z.enum(['ok', 'loaded', 'unknown', 'rejected', 'unavailable']).describe('ok: Qlik accepted the client; loaded: read, not used yet; rejected: Qlik refuses the client (minting paused until retryAt); unavailable: the secret cannot be read.'),
+    status: z.enum(['ok', 'loaded', 'unknown', 'rejected', 'unavailable']).describe('ok: Qlik accepted the client; loaded: read, not used yet; rejected: Qlik refuses the client on its register host, or on a tenant host that accepted it before, and the secrets store has no newer secret (minting paused and retried in the background at retryAt; a new secret is used at once); unavailable: the secret cannot be read. A tenant host refusing a token on its own (QB_TENANT_HOST_REFUSED) does not change it.'),
     since: z.string().optional(),
     retryAt: z.string().optional(),
     detail: z.string().optional()

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import { clientSecret as randomSecret } from './ids.js'
+import { clientId as randomClientId, clientSecret as randomSecret } from './ids.js'
 import type { SimulatorClient } from './types.js'
 
 export interface ClientRecord {
@@ -15,7 +15,14 @@ export interface ClientRegistry {
   verify (region: string, clientId: string, secret: string): ClientRecord | undefined
   /** Sets a new secret (random when omitted) and returns it; throws for an unknown region. */
   rotate (region: string, newSecret?: string): string
-  /** Restores the secrets given at start-up. */
+  /**
+   * Deletes the region's client and creates a new one, as My Qlik does
+   * (docs/reference/qlik-cloud-api.md §7, §8): a new id and secret; the old
+   * pair is refused from now on. Returns the new client and its secret.
+   * Throws RangeError for an unknown region or an id already in use.
+   */
+  recreate (region: string, input?: { clientId?: string | undefined, clientSecret?: string | undefined }): { client: ClientRecord, clientSecret: string, previous: ClientRecord }
+  /** Restores the clients and secrets given at start-up. */
   reset (): void
 }
 
@@ -27,12 +34,12 @@ function sameSecret (a: string, b: string): boolean {
 
 export function createClientRegistry (clients: SimulatorClient[]): ClientRegistry {
   const records = new Map<string, ClientRecord>()
-  const initial = new Map<string, string>()
+  const initial = new Map<string, { record: ClientRecord, secret: string }>()
   // Secrets live apart from the records so that a record can be handed out and logged.
   const secrets = new Map<string, string>()
   for (const c of clients) {
     records.set(c.region, { region: c.region, clientId: c.clientId, name: c.name ?? `${c.region.toUpperCase()} OAuth Client` })
-    initial.set(c.region, c.clientSecret)
+    initial.set(c.region, { record: records.get(c.region) as ClientRecord, secret: c.clientSecret })
     secrets.set(c.region, c.clientSecret)
   }
 
@@ -53,8 +60,22 @@ export function createClientRegistry (clients: SimulatorClient[]): ClientRegistr
       secrets.set(region, secret)
       return secret
     },
+    recreate (region, input = {}) {
+      const previous = records.get(region)
+      if (previous === undefined) throw new RangeError(`unknown region "${region}"`)
+      const id = input.clientId ?? randomClientId()
+      if ([...records.values()].some((record) => record.clientId === id) || id === previous.clientId) throw new RangeError(`client id "${id}" is already in use`)
+      const client: ClientRecord = { region, clientId: id, name: previous.name }
+      const secret = input.clientSecret ?? randomSecret()
+      records.set(region, client)
+      secrets.set(region, secret)
+      return { client, clientSecret: secret, previous }
+    },
     reset () {
-      for (const [region, secret] of initial) secrets.set(region, secret)
+      for (const [region, { record, secret }] of initial) {
+        records.set(region, record)
+        secrets.set(region, secret)
+      }
     }
   }
 }

@@ -22,6 +22,7 @@ export interface ControlRoute {
 
 const resetSchema = z.strictObject({ state: z.boolean().optional() })
 const rotateSchema = z.strictObject({ clientSecret: z.string().min(1).optional() })
+const recreateSchema = z.strictObject({ clientId: z.string().min(1).max(200).optional(), clientSecret: z.string().min(1).optional() })
 const revokeSchema = z.strictObject({ host: z.string().min(1).optional() })
 const addTenantSchema = z.strictObject({
   region: z.string().min(1),
@@ -97,6 +98,25 @@ function routes (core: SimulatorCore): ControlRoute[] {
         // A secret the caller chose is never echoed; a generated one is
         // returned, since the caller has no other way to learn it.
         return ok(given === undefined ? { region, clientId: client.clientId, clientSecret: secret } : { region, clientId: client.clientId })
+      }
+    },
+    {
+      method: 'POST',
+      pattern: '/__sim/clients/{region}/recreate',
+      handle ({ params, body }) {
+        const region = params.region ?? ''
+        if (core.clients.get(region) === undefined) return qlikError(404, E.notFound, `No client for region "${region}"`)
+        const parsed = recreateSchema.safeParse(body)
+        if (!parsed.success) return invalid(parsed.error)
+        try {
+          const created = core.recreateClient(region, parsed.data)
+          const { clientSecret, ...rest } = created
+          // As for rotate: a chosen secret is never echoed, a generated one is.
+          return ok(parsed.data.clientSecret === undefined ? created : rest)
+        } catch (err) {
+          if (err instanceof RangeError) return qlikError(409, E.conflict, err.message)
+          throw err
+        }
       }
     },
     {

@@ -24,6 +24,8 @@ export interface SimulatorCore {
   faults: FaultInjector
   reset (options?: { state?: boolean }): void
   revokeTokens (filter?: { host?: string }): number
+  /** Recreates a region's client: new id and secret, the old client's tokens die, bot users stay. */
+  recreateClient (region: string, input?: { clientId?: string | undefined, clientSecret?: string | undefined }): { region: string, clientId: string, clientSecret: string, revokedTokens: number }
   addTenant (input: AddTenantInput): Tenant
   tenantSnapshot (id: string): Tenant | undefined
   tenantSnapshots (): Tenant[]
@@ -60,6 +62,12 @@ export function createSimulatorCore (options: ResolvedOptions): SimulatorCore {
       if (filter?.host === undefined) return tokens.revoke()
       const site = tenants.resolveHost(filter.host.toLowerCase())
       return site === undefined ? 0 : tokens.revoke(site.scope)
+    },
+    recreateClient (region, input) {
+      const { client, clientSecret, previous } = clients.recreate(region, input)
+      // The old bot user stays in each tenant with its content; the new
+      // client gets its own bot user on its first token request there.
+      return { region, clientId: client.clientId, clientSecret, revokedTokens: tokens.revokeClient(previous.clientId) }
     },
     addTenant: (input) => structuredClone(tenants.create(input).tenant),
     tenantSnapshot (id) {

@@ -8,7 +8,7 @@ import { createControlApi } from './control-api.js'
 import { dataFilesRoutes } from './data-files-api.js'
 import { E, qlikError, rateLimitError } from './envelope.js'
 import { normalizeHost, readBody, send, splitUrl } from './http-utils.js'
-import { oauthRoutes } from './oauth.js'
+import { oauthRoutes, unknownTenantToken } from './oauth.js'
 import { createRouter } from './router.js'
 import { spacesRoutes } from './spaces-api.js'
 import { tenantsRoutes } from './tenants-api.js'
@@ -77,7 +77,7 @@ export function createRequestHandler (core: SimulatorCore, signal: AbortSignal):
     const site = tenants.resolveHost(host)
     if (site === undefined) {
       counters.unknownHost()
-      send(res, qlikError(404, E.notFound, `Unknown host "${host}"`))
+      send(res, unknownTenantToken(core, req.method ?? 'GET', path, host) ?? qlikError(404, E.notFound, `Unknown host "${host}"`))
       return
     }
     const method = req.method ?? 'GET'

@@ -22,6 +22,9 @@ export const objectId = (): string => randomBytes(12).toString('hex')
 
 export const accessToken = (): string => randomBytes(32).toString('base64url')
 
+/** Regional OAuth client id: 32 hex digits. */
+export const clientId = (): string => randomBytes(16).toString('hex')
+
 export const clientSecret = (): string => randomBytes(32).toString('base64url')
 
 export const traceId = (): string => randomBytes(16).toString('hex')

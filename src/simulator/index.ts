@@ -86,6 +86,10 @@ export async function createQlikSimulator (options: QlikSimulatorOptions = {}): 
     },
     counters: () => core.counters.snapshot(),
     rotateSecret: (region, newSecret) => core.clients.rotate(region, newSecret),
+    recreateClient (region, input) {
+      const { clientId, clientSecret } = core.recreateClient(region, input)
+      return { region, clientId, clientSecret }
+    },
     revokeTokens: (filter) => core.revokeTokens(filter),
     setFaults (faults) { core.faults.set(faults) },
     clearFaults () { core.faults.clear() },

@@ -1,5 +1,6 @@
 import { E, qlikError, rateLimitError } from './envelope.js'
 import { isObject, mediaType, parseJson } from './http-utils.js'
+import { isTenantHostname } from './regions.js'
 import type { SimulatorCore } from './core.js'
 import type { Parsed, SimResponse } from './http-utils.js'
 import type { RouteContext, RouteDef } from './route.js'
@@ -61,6 +62,21 @@ function token (core: SimulatorCore, ctx: RouteContext): SimResponse {
       expires_at: new Date(minted.expiresAt).toISOString()
     }
   }
+}
+
+// Guessed: the code of Qlik's login refusal on an unknown tenant URL (reference §11).
+const UNKNOWN_TENANT_LOGIN = { code: 'LOGIN-2', title: 'Unauthorized' }
+
+/**
+ * `POST /oauth/token` on a hostname shaped like a tenant of a known region
+ * but naming no tenant. Qlik's answer is undocumented, so it is the
+ * `guessUnknownTenantTokenStatus` option. Undefined for any other request.
+ */
+export function unknownTenantToken (core: SimulatorCore, method: string, path: string, host: string): SimResponse | undefined {
+  if (method !== 'POST' || path !== '/oauth/token') return undefined
+  if (!core.clients.regions().some((region) => isTenantHostname(host, region, core.options.domain))) return undefined
+  if (core.options.guessUnknownTenantTokenStatus === 404) return qlikError(404, E.notFound, `Unknown host "${host}"`)
+  return qlikError(401, UNKNOWN_TENANT_LOGIN, 'Login failed')
 }
 
 /** `POST /oauth/token`, client credentials only (reference §2). `scope` is accepted and ignored. */

@@ -33,6 +33,7 @@ const optionsSchema = z.strictObject({
   guessLicenseQuotaStatus: z.union([z.literal(400), z.literal(403)]).optional(),
   guessDeactivateConfirmHostname: z.enum(['first', 'any']).optional(),
   guessRedeactivateAccepted: z.boolean().optional(),
+  guessUnknownTenantTokenStatus: z.union([z.literal(401), z.literal(404)]).optional(),
   now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional()
 })
 
@@ -50,6 +51,7 @@ export interface ResolvedOptions {
   guessLicenseQuotaStatus: 400 | 403
   guessDeactivateConfirmHostname: 'first' | 'any'
   guessRedeactivateAccepted: boolean
+  guessUnknownTenantTokenStatus: 401 | 404
   now: () => number
 }
 
@@ -73,6 +75,7 @@ export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions 
     guessLicenseQuotaStatus: o.guessLicenseQuotaStatus ?? 403,
     guessDeactivateConfirmHostname: o.guessDeactivateConfirmHostname ?? 'first',
     guessRedeactivateAccepted: o.guessRedeactivateAccepted ?? true,
+    guessUnknownTenantTokenStatus: o.guessUnknownTenantTokenStatus ?? 401,
     now: o.now ?? Date.now
   }
 }

@@ -16,6 +16,8 @@ export interface TokenStore {
   lookup (token: string): TokenRecord | undefined
   /** Forgets tokens of one scope, or all. Returns how many were still valid. */
   revoke (scope?: string): number
+  /** Forgets every token minted with this client id (a deleted client's tokens die with it). Returns how many were still valid. */
+  revokeClient (clientId: string): number
   clear (): void
   /** Every token value minted and still remembered, for leak checks in tests. */
   values (): string[]
@@ -50,6 +52,16 @@ export function createTokenStore (options: { lifetimeMs: number, now: () => numb
       let n = 0
       for (const [token, record] of tokens) {
         if (scope !== undefined && record.scope !== scope) continue
+        tokens.delete(token)
+        if (record.expiresAt > t) n++
+      }
+      return n
+    },
+    revokeClient (clientId) {
+      const t = now()
+      let n = 0
+      for (const [token, record] of tokens) {
+        if (record.clientId !== clientId) continue
         tokens.delete(token)
         if (record.expiresAt > t) n++
       }

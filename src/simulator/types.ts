@@ -52,6 +52,14 @@ export interface QlikSimulatorOptions {
    * Default true; false answers 400 as if it were refused.
    */
   guessRedeactivateAccepted?: boolean
+  /**
+   * A guess: what `POST /oauth/token` answers on a tenant hostname that does
+   * not exist (misspelt, purged, foreign). Undocumented
+   * (docs/reference/qlik-cloud-api.md §11); a login to an unknown tenant URL
+   * gives 401 `LOGIN-2`, hence the default 401 with a `LOGIN-2` envelope;
+   * 404 is the alternative. Other requests to unknown hosts answer 404.
+   */
+  guessUnknownTenantTokenStatus?: 401 | 404
   /** Clock in epoch milliseconds, for tests that control time. Default `Date.now`. */
   now?: () => number
 }
@@ -178,6 +186,13 @@ export interface QlikSimulator {
   counters (): SimulatorCounters
   /** Replaces a region's secret (random when omitted) and returns it. The old secret stops working at once. */
   rotateSecret (region: string, newSecret?: string): string
+  /**
+   * Deletes and recreates a region's client (new id, and the given or a
+   * random secret). The old id and secret are refused at once, tokens
+   * minted with the old client answer 401, old bot users keep their content,
+   * and the new client gets a new bot user on each tenant it asks a token for.
+   */
+  recreateClient (region: string, input?: { clientId?: string, clientSecret?: string }): { region: string, clientId: string, clientSecret: string }
   /** Revokes tokens (all, or those minted for the host's tenant or register host). Returns how many. */
   revokeTokens (filter?: { host?: string }): number
   setFaults (faults: Faults): void

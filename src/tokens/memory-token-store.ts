@@ -1,4 +1,6 @@
-import type { CachedToken, TokenStore } from './token-store.js'
+import { MOVED_TTL_MS, type CachedToken, type TokenStore } from './token-store.js'
+
+const MAX_MOVES = 10_000
 
 /**
  * Process-local store for a single replica without Redis (the demo, tests).
@@ -6,6 +8,7 @@ import type { CachedToken, TokenStore } from './token-store.js'
  */
 export function createMemoryTokenStore (now: () => number = Date.now): TokenStore {
   const entries = new Map<string, { token: CachedToken, evictAt: number }>()
+  const moves = new Map<string, { to: string, evictAt: number }>()
   const set = (key: string, token: CachedToken, ttlMs: number): void => { entries.set(key, { token, evictAt: now() + ttlMs }) }
   return {
     kind: 'memory',
@@ -30,12 +33,26 @@ export function createMemoryTokenStore (now: () => number = Date.now): TokenStor
           set(key, token, ttlMs)
           return true
         },
-        async release () {}
+        async release (movedTo) {
+          if (movedTo === undefined) return
+          moves.delete(key)
+          moves.set(key, { to: movedTo, evictAt: now() + MOVED_TTL_MS })
+          if (moves.size > MAX_MOVES) {
+            const oldest = moves.keys().next().value
+            if (oldest !== undefined) moves.delete(oldest)
+          }
+        }
       }
+    },
+    async movedTo (key) {
+      const move = moves.get(key)
+      if (move === undefined || move.evictAt <= now()) return undefined
+      return move.to
     },
     async waitForMint () {},
     async close () {
       entries.clear()
+      moves.clear()
     }
   }
 }

@@ -3,7 +3,7 @@ import { duplicateClient, type RedisClient } from '../redis/redis-client.js'
 import type { Logger } from '../observability/logger.js'
 import { seal } from '../secrets/sealed.js'
 import type { TokenCipher } from './token-cipher.js'
-import type { CachedToken, MintLock, TokenStore } from './token-store.js'
+import { MOVED_TTL_MS, type CachedToken, type MintLock, type TokenStore } from './token-store.js'
 import { luaScript } from '../redis/lua-script.js'
 
 // Each script checks then acts in one step, so no replica can act on a state
@@ -24,9 +24,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
+/** Free the lock, leave a note of where the token moved (when it did), and tell the waiters. */
 const RELEASE_IF_FENCED = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  if ARGV[4] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+  end
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 1
 end
@@ -59,6 +63,7 @@ export function createRedisTokenStore (options: RedisTokenStoreOptions): TokenSt
   const { redis, cipher, logger } = options
   const tokenKey = (key: string): string => `${options.keyPrefix}token:{${key}}`
   const lockKey = (key: string): string => `${options.keyPrefix}lock:{${key}}`
+  const movedKey = (key: string): string => `${options.keyPrefix}moved:{${key}}`
   const channel = `${options.keyPrefix}minted`
   // Values are re-encrypted with a fresh IV each time, so compare-and-delete
   // needs the exact stored ciphertext: remember what we last read or wrote.
@@ -142,11 +147,15 @@ export function createRedisTokenStore (options: RedisTokenStoreOptions): TokenSt
           if (committed === 1) seen(key, token.accessToken.reveal(), stored)
           return committed === 1
         },
-        async release () {
+        async release (movedTo) {
           clearInterval(renewal)
-          await RELEASE_IF_FENCED(redis, 1, lockKey(key), fence, channel, key)
+          await RELEASE_IF_FENCED(redis, 2, lockKey(key), movedKey(key), fence, channel, key, movedTo ?? '', MOVED_TTL_MS)
         }
       }
+    },
+
+    async movedTo (key) {
+      return await redis.get(movedKey(key)) ?? undefined
     },
 
     async waitForMint (key, timeoutMs) {

@@ -30,6 +30,7 @@ export type TokenEvent =
   | { type: 'miss' }
   | { type: 'mint', region: string, host: string, reason: 'request' | 'refresh' }
   | { type: 'mint-failed', region: string, host: string }
+  | { type: 'host-refused', region: string, host: string }
   | { type: 'refresh-adopted', region: string, host: string }
   | { type: 'lock-wait' }
   | { type: 'store-error' }
@@ -64,11 +65,26 @@ export interface TokenProviderOptions {
   mintLeaseMs?: number
   /** How long a request waits for another replica's mint before minting itself. */
   mintWaitMs?: number
+  /**
+   * How long a tenant host whose token request Qlik refused (while the
+   * client itself is not in doubt) is answered from memory, without asking
+   * Qlik or the secrets store again.
+   */
+  hostRefusedTtlMs?: number
   onEvent?: (event: TokenEvent) => void
 }
 
 const MAX_REJECTED_BACKOFF_MS = 5 * 60_000
 const STORE_WARNING_INTERVAL_MS = 30_000
+/** While a region is rejected, requests look for a new secret version at most this often. */
+const PAUSED_SECRET_CHECK_MS = 1_000
+/** Bound on remembered hosts (accepted or refused), per replica. */
+const MAX_REMEMBERED_HOSTS = 10_000
+
+/** What a mint attempt came to: a token, or a newer secret version to mint with under its own key. */
+type MintOutcome =
+  | { kind: 'minted', token: CachedToken }
+  | { kind: 'rotated', credentials: RegionCredentials }
 
 /** A token and the key it is cached under (a rotated secret moves it to a new key). */
 interface Obtained {
@@ -105,6 +121,13 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   const local = new Map<string, Held>()
   const singleFlight = createSingleFlight<Obtained>()
   const states = new Map<string, RegionCredentialState & { rejectedVersion?: string, backoffMs: number }>()
+  const hostRefusedTtlMs = options.hostRefusedTtlMs ?? 60_000
+  /** `region:host` of tenant hosts that issued a token to the client: a later refusal there is evidence about the client. */
+  const acceptedHosts = new Map<string, true>()
+  /** `region:host` of tenant hosts that refused a token, until when. */
+  const refusedHosts = new Map<string, { until: number, status: number }>()
+  const pausedSecretChecks = new Map<string, number>()
+  const recoveryTimers = new Map<string, NodeJS.Timeout>()
   let lastStoreWarning = 0
   let closed = false
 
@@ -219,56 +242,158 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     }
   }
 
-  /** Mints with the current secret; when Qlik rejects the client, reads the secret again once. */
-  async function mint (region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh'): Promise<{ token: CachedToken, credentials: RegionCredentials }> {
+  /** Records `key` as the newest entry of a bounded insertion-ordered map. */
+  function touch<V> (map: Map<string, V>, key: string, value: V): void {
+    map.delete(key)
+    map.set(key, value)
+    if (map.size > MAX_REMEMBERED_HOSTS) {
+      const oldest = map.keys().next().value
+      if (oldest !== undefined) map.delete(oldest)
+    }
+  }
+
+  function refusedError (region: string, host: string, refusal: { until: number, status: number }): BrokerError {
+    return new BrokerError('QB_TENANT_HOST_REFUSED', `Qlik issues no token for "${host}" to the regional client of "${region}" (HTTP ${refusal.status}): check the tenant hostname; it is asked again after ${new Date(refusal.until).toISOString()}`,
+      { headers: { 'retry-after': String(Math.max(1, Math.ceil((refusal.until - now()) / 1000))) } })
+  }
+
+  /**
+   * A refusal on one tenant host is that host's problem (a misspelt, purged
+   * or foreign hostname: docs/reference/qlik-cloud-api.md §11): the request
+   * fails and the host is answered from memory for a while; the region's
+   * client stays usable for every other host.
+   */
+  function refuseHost (region: string, host: string, status: number): BrokerError {
+    const refusal = { until: now() + hostRefusedTtlMs, status }
+    touch(refusedHosts, `${region}:${host}`, refusal)
+    emit({ type: 'host-refused', region, host })
+    logger.warn({ region, host, status }, 'Qlik refused a token for this tenant host; the host is refused for a while, the region\'s client stays in use')
+    return refusedError(region, host, refusal)
+  }
+
+  /** Re-reads the secret; the newer version when the store has one. */
+  async function newerSecret (region: string, credentials: RegionCredentials): Promise<RegionCredentials | undefined> {
+    let fresh: RegionCredentials
+    try {
+      fresh = await secrets.refresh(region)
+    } catch {
+      return undefined
+    }
+    return fresh.version !== credentials.version || fresh.clientId !== credentials.clientId ? fresh : undefined
+  }
+
+  function rejectRegion (region: RegionConfig, detail: string, version: string): void {
+    setState(region.code, 'rejected', detail, version)
+    scheduleRecovery(region)
+  }
+
+  /**
+   * A rejected region is tried again in the background at `retryAt`: a
+   * token request on the register host with the secret the store holds
+   * then, so it recovers (or backs off further) without waiting for a
+   * caller's request. It asks Qlik even when a register token is cached:
+   * that token may belong to a client Qlik no longer knows.
+   */
+  function scheduleRecovery (region: RegionConfig): void {
+    const state = states.get(region.code)
+    if (closed || state?.retryAt === undefined) return
+    clearTimeout(recoveryTimers.get(region.code))
+    const timer = setTimeout(() => {
+      recoveryTimers.delete(region.code)
+      if (closed || states.get(region.code)?.status !== 'rejected') return
+      logger.info({ region: region.code }, 'retrying the rejected regional client in the background')
+      recover(region).catch(() => {})
+    }, Math.max(0, state.retryAt - now()))
+    timer.unref()
+    recoveryTimers.set(region.code, timer)
+  }
+
+  async function recover (region: RegionConfig): Promise<void> {
+    const host = region.registerHost
+    const credentials = await credentialsFor(region.code)
+    const key = cacheKey(region.code, host, credentials)
+    const obtained = await singleFlight(key, async () => mintUnlocked(key, region, host, credentials, undefined, 'refresh', 0))
+    remember(obtained.key, region, host, obtained.token)
+  }
+
+  /**
+   * One token request with the current secret. When Qlik refuses it, the
+   * secret is read again: a newer version is handed back to be minted under
+   * its own key; otherwise the refusal is classified (docs/reference/qlik-cloud-api.md §2.4, §11):
+   * the register host, or a tenant host that accepted this client before,
+   * refusing it is evidence about the client (the region is rejected); any
+   * other tenant host refusing is that host's problem.
+   */
+  async function mint (region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh'): Promise<MintOutcome> {
     const state = states.get(region.code)
     if (state?.status === 'rejected' && state.rejectedVersion === credentials.version && (state.retryAt ?? 0) > now()) {
+      // A new secret written to the store is used at once, not after the back-off.
+      if (now() - (pausedSecretChecks.get(region.code) ?? 0) >= PAUSED_SECRET_CHECK_MS) {
+        pausedSecretChecks.set(region.code, now())
+        const fresh = await newerSecret(region.code, credentials)
+        if (fresh !== undefined) return { kind: 'rotated', credentials: fresh }
+      }
       throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}"; minting paused until ${new Date(state.retryAt ?? 0).toISOString()} (a new secret in the secrets store is used at once)`,
         { headers: { 'retry-after': String(Math.max(1, Math.ceil(((state.retryAt ?? 0) - now()) / 1000))) } })
     }
     try {
       const token = await endpoint.mint({ host, origin: region.upstreamOrigin }, credentials, requestId)
       setState(region.code, 'ok')
+      touch(acceptedHosts, `${region.code}:${host}`, true)
       emit({ type: 'mint', region: region.code, host, reason })
       logger.info({ region: region.code, host, reason, expiresAt: new Date(token.expiresAt).toISOString() }, 'minted access token')
-      return { token, credentials }
+      return { kind: 'minted', token }
     } catch (error) {
       emit({ type: 'mint-failed', region: region.code, host })
       if (!(error instanceof ClientRejectedError)) throw error
-      let fresh: RegionCredentials
-      try {
-        fresh = await secrets.refresh(region.code)
-      } catch {
-        fresh = credentials
+      const onRegister = host === region.registerHost
+      // 404: the host itself is unknown; it says nothing about the secret.
+      if (error.status === 404 && !onRegister) throw refuseHost(region.code, host, error.status)
+      const fresh = await newerSecret(region.code, credentials)
+      if (fresh !== undefined) {
+        logger.info({ region: region.code, version: fresh.version }, 'Qlik refused the client; a new secret version was found, minting with it')
+        return { kind: 'rotated', credentials: fresh }
       }
-      if (fresh.version !== credentials.version) {
-        logger.info({ region: region.code, version: fresh.version }, 'Qlik rejected the client; a new secret version was found, minting with it')
-        return await mint(region, host, fresh, requestId, reason)
+      if (onRegister || acceptedHosts.has(`${region.code}:${host}`)) {
+        rejectRegion(region, error.message, credentials.version)
+        throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}" and the secrets store has no newer secret`, { cause: error })
       }
-      setState(region.code, 'rejected', error.message, credentials.version)
-      throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}" and the secrets store has no newer secret`, { cause: error })
+      throw refuseHost(region.code, host, error.status)
     }
   }
 
-  async function storeMinted (key: string, region: RegionConfig, host: string, minted: { token: CachedToken, credentials: RegionCredentials }, commit: ((token: CachedToken, ttlMs: number) => Promise<boolean>) | undefined): Promise<Obtained> {
-    const mintedKey = cacheKey(region.code, host, minted.credentials)
-    const ttlMs = minted.token.expiresAt - options.expiryMarginMs - now()
+  async function storeMinted (key: string, region: RegionConfig, host: string, token: CachedToken, commit: ((token: CachedToken, ttlMs: number) => Promise<boolean>) | undefined): Promise<Obtained> {
+    const ttlMs = token.expiresAt - options.expiryMarginMs - now()
     try {
-      if (mintedKey === key && commit !== undefined) {
-        if (!await commit(minted.token, ttlMs)) logger.warn({ region: region.code, host }, 'mint lock lease was lost before the token was stored; kept in process only')
+      if (commit !== undefined) {
+        if (!await commit(token, ttlMs)) logger.warn({ region: region.code, host }, 'mint lock lease was lost before the token was stored; kept in process only')
       } else {
-        await store.set(mintedKey, minted.token, ttlMs)
+        await store.set(key, token, ttlMs)
       }
     } catch (error) {
       storeFailed(error, 'write')
     }
-    if (mintedKey !== key) remember(mintedKey, region, host, minted.token)
-    return { token: minted.token, key: mintedKey }
+    return { token, key }
+  }
+
+  /** Continues under the key of a newer secret version, sharing one attempt per key in this process. */
+  async function follow (region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh', newerThan: number): Promise<Obtained> {
+    const key = cacheKey(region.code, host, credentials)
+    return await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, reason, newerThan))
+  }
+
+  /** Mints without the shared lock (store down, or a holder that outstayed `mintWaitMs`). */
+  async function mintUnlocked (key: string, region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh', newerThan: number): Promise<Obtained> {
+    const outcome = await mint(region, host, credentials, requestId, reason)
+    if (outcome.kind === 'rotated') return await follow(region, host, outcome.credentials, requestId, reason, newerThan)
+    return await storeMinted(key, region, host, outcome.token, undefined)
   }
 
   /**
    * The shared token for `key`, minted here only if no replica has one:
-   * read the store, else take the lock and mint, else wait for the holder.
+   * read the store, else follow a holder that moved to a newer secret, else
+   * take the lock and mint, else wait for the holder. Whatever happens, a
+   * lock taken here is committed or released before this returns.
    * `newerThan` makes a refresh ignore the token it is replacing.
    */
   async function obtain (key: string, region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh', newerThan = 0): Promise<Obtained> {
@@ -279,29 +404,36 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
         emit(reason === 'refresh' ? { type: 'refresh-adopted', region: region.code, host } : { type: 'hit', layer: 'store' })
         return { token: shared, key }
       }
+      const moved = await movedFrom(key, region.code, credentials)
+      if (moved !== undefined) return await follow(region, host, moved, requestId, reason, newerThan)
       let lock
       try {
         lock = await store.tryLock(key, mintLeaseMs)
       } catch (error) {
         storeFailed(error, 'lock')
-        return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), undefined)
+        return await mintUnlocked(key, region, host, credentials, requestId, reason, newerThan)
       }
       if (lock !== undefined) {
+        let outcome: MintOutcome
         try {
           const landed = await fromStore(key)
           if (landed !== undefined && landed.expiresAt > newerThan) {
             await lock.release()
             return { token: landed, key }
           }
-          return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), lock.commit)
+          outcome = await mint(region, host, credentials, requestId, reason)
         } catch (error) {
           await lock.release().catch(() => {})
           throw error
         }
+        if (outcome.kind === 'minted') return await storeMinted(key, region, host, outcome.token, lock.commit)
+        // Tell the waiters on this key where the token goes, then mint there.
+        await lock.release(cacheKey(region.code, host, outcome.credentials)).catch((error: unknown) => { storeFailed(error, 'release') })
+        return await follow(region, host, outcome.credentials, requestId, reason, newerThan)
       }
       if (now() >= deadline) {
         logger.warn({ region: region.code, host }, 'another replica held the mint lock too long; minting here')
-        return await storeMinted(key, region, host, await mint(region, host, credentials, requestId, reason), undefined)
+        return await mintUnlocked(key, region, host, credentials, requestId, reason, newerThan)
       }
       emit({ type: 'lock-wait' })
       try {
@@ -312,9 +444,31 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     }
   }
 
+  /**
+   * When another replica found a newer secret while minting `key`, it left
+   * a note: read the secret again here and return it, so this replica joins
+   * the mint under the new key instead of asking Qlik with the refused one.
+   */
+  async function movedFrom (key: string, region: string, credentials: RegionCredentials): Promise<RegionCredentials | undefined> {
+    let to: string | undefined
+    try {
+      to = await store.movedTo(key)
+    } catch (error) {
+      storeFailed(error, 'read')
+      return undefined
+    }
+    if (to === undefined) return undefined
+    return await newerSecret(region, credentials)
+  }
+
   return {
     async get (region, host, requestId) {
       const credentials = await credentialsFor(region.code)
+      const refusal = refusedHosts.get(`${region.code}:${host}`)
+      if (refusal !== undefined) {
+        if (refusal.until > now()) throw refusedError(region.code, host, refusal)
+        refusedHosts.delete(`${region.code}:${host}`)
+      }
       const key = cacheKey(region.code, host, credentials)
       const held = local.get(key)
       if (held !== undefined && usable(held.token)) {
@@ -324,6 +478,8 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       }
       emit({ type: 'miss' })
       const obtained = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
+      // A token for the host, minted here or by another replica: the host accepts the client.
+      touch(acceptedHosts, `${region.code}:${host}`, true)
       if (local.get(obtained.key)?.token !== obtained.token) remember(obtained.key, region, host, obtained.token)
       const entry = local.get(obtained.key)
       if (entry !== undefined) entry.lastUsed = now()
@@ -353,6 +509,8 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     close () {
       closed = true
       for (const key of [...local.keys()]) forget(key)
+      for (const timer of recoveryTimers.values()) clearTimeout(timer)
+      recoveryTimers.clear()
     }
   }
 }

@@ -1,5 +1,12 @@
 import type { Sealed } from '../secrets/sealed.js'
 
+/**
+ * How long a "this key's token moved" note is kept: long enough for every
+ * replica still holding the old secret version to follow it instead of
+ * asking Qlik with a secret it has refused.
+ */
+export const MOVED_TTL_MS = 10 * 60_000
+
 export interface CachedToken {
   accessToken: Sealed
   /** When it was minted (epoch ms); with expiresAt it gives the lifetime, for refresh-ahead. */
@@ -16,8 +23,13 @@ export interface MintLock {
    * lease was lost meanwhile: the token was not stored.
    */
   commit (token: CachedToken, ttlMs: number): Promise<boolean>
-  /** Gives the lock up without storing anything (the mint failed). */
-  release (): Promise<void>
+  /**
+   * Gives the lock up without storing anything (the mint failed) and wakes
+   * the waiters. `movedTo` names the key the token is being minted under
+   * instead (a newer secret version), so waiters follow it rather than mint
+   * with a secret Qlik has just refused.
+   */
+  release (movedTo?: string): Promise<void>
 }
 
 /**
@@ -37,6 +49,8 @@ export interface TokenStore {
    * the lease runs out). Undefined when another holder has it.
    */
   tryLock (key: string, leaseMs: number): Promise<MintLock | undefined>
+  /** The key a lock holder said `key`'s token moved to (see `MintLock.release`), if it said so recently. */
+  movedTo (key: string): Promise<string | undefined>
   /** Resolves when the holder of `key`'s lock commits or gives up, or after `timeoutMs`. */
   waitForMint (key: string, timeoutMs: number): Promise<void>
   close (): Promise<void>

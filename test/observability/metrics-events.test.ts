@@ -19,6 +19,7 @@ await describe('broker metrics from events', async () => {
     metrics.onTokenEvent({ type: 'mint', region: 'eu', host: 'register.eu.qlikcloud.com', reason: 'refresh' })
     metrics.onTokenEvent({ type: 'mint-failed', region: 'us', host: 'register.us.qlikcloud.com' })
     metrics.onTokenEvent({ type: 'hit', layer: 'store' })
+    metrics.onTokenEvent({ type: 'host-refused', region: 'eu', host: 'nosuchtenant.eu.qlikcloud.com' })
     const scrape = parseScrape(await metrics.scrape())
     assert.equal(scrape.value('qlik_broker_token_lock_waits_total'), 2)
     assert.equal(scrape.value('qlik_broker_token_store_errors_total'), 1)
@@ -26,6 +27,7 @@ await describe('broker metrics from events', async () => {
     assert.equal(scrape.value('qlik_broker_token_mints_total', { region: 'eu', host_kind: 'register', reason: 'refresh' }), 1)
     assert.equal(scrape.value('qlik_broker_token_mint_failures_total', { region: 'us', host_kind: 'register' }), 1)
     assert.equal(scrape.value('qlik_broker_token_cache_hits_total', { layer: 'store' }), 1)
+    assert.equal(scrape.value('qlik_broker_token_host_refusals_total', { region: 'eu' }), 1, 'counted per region, never per host')
     assert.doesNotMatch(scrape.text, /qlikcloud/)
   })
 

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Pool } from 'undici'
 import { startCluster } from '../support/cluster.js'
 import { assertNoLeak, redisDump } from '../support/leaks.js'
 import { runLoad } from '../support/load.js'
@@ -74,6 +77,111 @@ await describe('tokens across replicas', async () => {
     const after = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: () => `/regions/us/tenants/${other.id}/api/v1/users/me`, headers, concurrency: 20, requests: 100 })
     assert.equal(after.failed, 0)
     assert.equal(cluster.simulator.counters().mints[other.hostnames[0] ?? ''], 1, 'both replicas use Redis again after it came back')
+  })
+
+  await it('answers every request on every replica within 2 s when the region\'s client is recreated mid-load, with one mint per host for the new client', async (t) => {
+    const cluster = await startCluster({ replicas: 2, redis, simulator: { rateLimits: UNLIMITED } })
+    t.after(cluster.close)
+    const a = cluster.simulator.addTenant({ region: 'eu' })
+    const b = cluster.simulator.addTenant({ region: 'eu' })
+    const us = cluster.simulator.addTenant({ region: 'us' })
+    const paths = [`/regions/eu/tenants/${a.id}/api/v1/users/me`, `/regions/eu/tenants/${b.id}/api/v1/users/me`, `/regions/eu/api/v1/tenants/${a.id}`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+    const headers = { authorization: `Bearer ${cluster.key}` }
+    for (const broker of cluster.brokers) {
+      const warm = await runLoad({ targets: [broker.url], path: (n) => paths[n % paths.length] ?? '', headers, concurrency: 4, requests: 20 })
+      assert.equal(warm.failed, 0, JSON.stringify(warm.failures))
+    }
+
+    // Closed-loop load on both replicas, every request timed.
+    const pools = cluster.brokers.map((broker) => new Pool(broker.url, { connections: 6 }))
+    t.after(async () => { await Promise.all(pools.map(async (pool) => pool.close())) })
+    const done: Array<{ replica: number, path: string, start: number, end: number, status: number | string }> = []
+    const stop = new AbortController()
+    let n = 0
+    const worker = async (): Promise<void> => {
+      while (!stop.signal.aborted) {
+        const i = n++
+        const replica = i % pools.length
+        // Every replica asks for every host.
+        const path = paths[Math.floor(i / pools.length) % paths.length] ?? ''
+        const start = Date.now()
+        let status: number | string
+        try {
+          const response = await (pools[replica] as Pool).request({ method: 'GET', path, headers })
+          await response.body.dump()
+          status = response.statusCode
+        } catch (error) {
+          status = (error as { code?: string }).code ?? 'error'
+        }
+        done.push({ replica, path, start, end: Date.now(), status })
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    }
+    const load = Promise.all(Array.from({ length: 12 }, worker))
+    await new Promise((resolve) => setTimeout(resolve, 800))
+
+    // In My Qlik: delete and recreate the eu client. Then the new pair goes
+    // to the secrets store (a file re-rendered in place, as a Vault Agent does).
+    const recreated = cluster.simulator.recreateClient('eu')
+    const mintsBefore = { ...cluster.simulator.counters().mints }
+    const rendered = join(cluster.workDir, '.eu.json.tmp')
+    writeFileSync(rendered, JSON.stringify({ client_id: recreated.clientId, client_secret: recreated.clientSecret }))
+    renameSync(rendered, join(cluster.workDir, 'eu.json'))
+    const switchedAt = Date.now()
+    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    stop.abort()
+    await load
+
+    const late = done.filter((request) => request.end - Math.max(request.start, switchedAt) >= 2_000)
+    assert.deepEqual(late, [], 'no request waited for the old key\'s mint lock')
+    const after = done.filter((request) => request.start >= switchedAt)
+    assert.ok(after.length > 100, `load ran after the switch (${after.length} requests)`)
+    for (const replica of [0, 1]) assert.ok(after.some((request) => request.replica === replica), `replica ${replica} served after the switch`)
+    const failed = after.filter((request) => request.status !== 200)
+    assert.deepEqual(failed, [], 'every request after the switch succeeded')
+    const mints = cluster.simulator.counters().mints
+    const newMints = Object.fromEntries(Object.keys(mints).map((host) => [host, (mints[host] ?? 0) - (mintsBefore[host] ?? 0)]).filter(([, count]) => count !== 0))
+    assert.deepEqual(newMints, {
+      'register.eu.qlikcloud.com': 1,
+      [a.hostnames[0] ?? '']: 1,
+      [b.hostnames[0] ?? '']: 1
+    }, 'exactly one mint per eu host with the new client, none for us')
+    const logs = cluster.brokers.map((broker) => broker.output()).join('\n')
+    assert.doesNotMatch(logs, /held the mint lock too long/)
+    assertNoLeak({ redis: await redisDump(redis.client()), logs }, [...cluster.simulator.issuedTokens(), recreated.clientSecret, 'cluster-eu-secret-0123456789'])
+  })
+
+  await it('keeps every replica ready and every good tenant served while one caller asks 50 times for an unknown tenant host', async (t) => {
+    const cluster = await startCluster({ replicas: 2, redis, simulator: { rateLimits: UNLIMITED } })
+    t.after(cluster.close)
+    const eu = cluster.simulator.addTenant({ region: 'eu' })
+    const us = cluster.simulator.addTenant({ region: 'us' })
+    const headers = { authorization: `Bearer ${cluster.key}` }
+    const targets = cluster.brokers.map((broker) => broker.url)
+    const good = [`/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`, `/regions/eu/api/v1/tenants/${eu.id}`]
+    // Each replica sees every good path (n / targets picks the path, n % targets the replica).
+    const goodPath = (n: number): string => good[Math.floor(n / targets.length) % good.length] ?? ''
+    const probes = new AbortController()
+    const readiness: number[] = []
+    const probing = Promise.all(targets.map(async (url) => {
+      while (!probes.signal.aborted) {
+        readiness.push((await fetch(`${url}/readyz`)).status)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    }))
+    const [bad, meanwhile] = await Promise.all([
+      runLoad({ targets, path: () => '/regions/eu/tenants/nosuchtenant.eu.qlikcloud.com/api/v1/users', headers, concurrency: 5, requests: 50, okStatuses: [404] }),
+      runLoad({ targets, path: goodPath, headers, concurrency: 10, requests: 300 })
+    ])
+    const afterwards = await runLoad({ targets, path: goodPath, headers, concurrency: 10, requests: 300 })
+    probes.abort()
+    await probing
+    assert.equal(bad.ok, 50, `every request to the unknown host got QB_TENANT_HOST_REFUSED (404): ${JSON.stringify(bad.failures)}`)
+    assert.equal(meanwhile.failed, 0, JSON.stringify(meanwhile.failures))
+    assert.equal(afterwards.failed, 0, JSON.stringify(afterwards.failures))
+    assert.ok(readiness.length > 10, `probed (${readiness.length})`)
+    assert.deepEqual([...new Set(readiness)], [200], '/readyz never left 200 on any replica')
+    assert.ok(cluster.simulator.counters().unknownHostRequests <= targets.length, 'at most one token request per replica for the unknown host')
   })
 
   await it('finishes every in-flight request on SIGTERM and exits 0', async (t) => {

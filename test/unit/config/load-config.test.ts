@@ -294,6 +294,12 @@ await describe('loadConfig', async () => {
       assert.equal(loadConfig({ REDIS_URL: 'rediss://redis:6380/0', CACHE_ENCRYPTION_KEYS_FILE: '/run/keys' }).cache.redisUrl, 'rediss://redis:6380/0')
     })
 
+    await it('takes BROKER_READY_REGIONS as a list of configured regions and refuses one that is not configured', () => {
+      assert.deepEqual(loadConfig({ QLIK_REGIONS: 'eu,us,de', BROKER_READY_REGIONS: ' eu, de ' }).server.readyRegions, ['eu', 'de'])
+      assert.deepEqual(loadConfig({}).server.readyRegions, [], 'unset: any usable region makes the replica ready')
+      assertProblem(problemsOf(() => loadConfig({ QLIK_REGIONS: 'eu,us', BROKER_READY_REGIONS: 'eu,jp' })), /^BROKER_READY_REGIONS \(server\.readyRegions\): region "jp" is not configured$/)
+    })
+
     await it('refuses a region listed twice naming QLIK_REGIONS when the list comes from the environment', () => {
       assertProblem(problemsOf(() => loadConfig({ QLIK_REGIONS: 'eu,us,eu' })), /^QLIK_REGIONS \(qlik\.regions\): region "eu" is listed twice$/)
     })

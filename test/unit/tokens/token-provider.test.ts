@@ -16,6 +16,8 @@ import { regionConfig } from '../fakes/regions.js'
 const EU = regionConfig('eu')
 const US = regionConfig('us')
 const HOST = 'acme.eu.qlikcloud.com'
+/** A refusal here is evidence about the client itself (docs/reference/qlik-cloud-api.md §11). */
+const REGISTER = 'register.eu.qlikcloud.com'
 const LIFETIME_MS = 60 * 60_000
 const MARGIN_MS = 5 * 60_000
 const BACKOFF_MS = 30_000
@@ -261,7 +263,7 @@ await describe('token provider', async () => {
     await it('fails with QB_CREDENTIALS_REJECTED and reports the region rejected when the store has no newer secret', async (t) => {
       const { provider, secrets, endpoint, clock } = harness(t)
       rejectAll(endpoint)
-      const error = await rejection(provider.get(EU, HOST))
+      const error = await rejection(provider.get(EU, REGISTER))
       assert.equal(error.code, 'QB_CREDENTIALS_REJECTED')
       assert.equal(error.statusCode, 502)
       assert.equal(secrets.calls.refresh, 1)
@@ -277,21 +279,21 @@ await describe('token provider', async () => {
     await it('makes no mint attempt during the back-off and answers with retry-after', async (t) => {
       const { provider, endpoint, advance } = harness(t)
       rejectAll(endpoint)
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       advance(BACKOFF_MS - 10_500)
       const paused = await rejection(provider.get(EU, 'other.eu.qlikcloud.com'))
       assert.equal(paused.code, 'QB_CREDENTIALS_REJECTED')
       assert.equal(paused.headers['retry-after'], '11')
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       assert.equal(endpoint.calls.length, 1, 'no further mint during the back-off')
     })
 
     await it('tries again after the back-off and doubles it when Qlik still rejects', async (t) => {
       const { provider, endpoint, advance, clock } = harness(t)
       rejectAll(endpoint)
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       advance(BACKOFF_MS)
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       assert.equal(endpoint.calls.length, 2)
       assert.equal(provider.credentialState('eu').retryAt, clock.now + 2 * BACKOFF_MS)
     })
@@ -299,20 +301,20 @@ await describe('token provider', async () => {
     await it('mints and reports ok again when the client is accepted after the back-off', async (t) => {
       const { provider, endpoint, advance, clock } = harness(t)
       rejectAll(endpoint)
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       advance(BACKOFF_MS + 1)
       endpoint.answerWith(() => ({ accessToken: seal('token-accepted'), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }))
-      assert.equal((await provider.get(EU, HOST)).accessToken.reveal(), 'token-accepted')
+      assert.equal((await provider.get(EU, REGISTER)).accessToken.reveal(), 'token-accepted')
       assert.deepEqual(provider.credentialState('eu'), { status: 'ok', since: clock.now, retryAt: undefined, detail: undefined })
     })
 
     await it('mints at once during the back-off when a new secret version appears in the store', async (t) => {
       const { provider, secrets, endpoint, clock } = harness(t)
       rejectAll(endpoint)
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       secrets.put('eu', { clientId: 'client-eu', clientSecret: SECRET_V2, version: 'v2' })
       endpoint.answerWith(() => ({ accessToken: seal('token-v2'), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }))
-      assert.equal((await provider.get(EU, HOST)).accessToken.reveal(), 'token-v2')
+      assert.equal((await provider.get(EU, REGISTER)).accessToken.reveal(), 'token-v2')
       assert.equal(endpoint.calls.at(-1)?.version, 'v2')
     })
 
@@ -322,16 +324,118 @@ await describe('token provider', async () => {
         if (call.clientId === 'client-eu') throw new ClientRejectedError(call.target.host, 401)
         return { accessToken: seal(`token-${index + 1}`), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }
       })
-      await rejection(provider.get(EU, HOST))
+      await rejection(provider.get(EU, REGISTER))
       assert.equal((await provider.get(US, 'register.us.qlikcloud.com')).accessToken.reveal(), 'token-2')
     })
 
     await it('never puts the client secret in logs or errors when the client is rejected', async (t) => {
       const { provider, endpoint, logs } = harness(t)
       rejectAll(endpoint)
-      const first = await rejection(provider.get(EU, HOST))
-      const second = await rejection(provider.get(EU, HOST))
+      const first = await rejection(provider.get(EU, REGISTER))
+      const second = await rejection(provider.get(EU, REGISTER))
       assertNoLeak({ logs: logs.text(), errors: `${first.message} ${second.message} ${JSON.stringify(first)}` }, [SECRET_V1])
+    })
+  })
+
+  await describe('refusals on one tenant host', async () => {
+    const UNKNOWN = 'nosuchtenant.eu.qlikcloud.com'
+    const refuseOn = (endpoint: FakeTokenEndpoint, now: () => number, status: number, hosts: readonly string[]): void => {
+      endpoint.answerWith((call, index) => {
+        if (hosts.includes(call.target.host)) throw new ClientRejectedError(call.target.host, status)
+        return { accessToken: seal(`token-${index + 1}`), issuedAt: now(), expiresAt: now() + LIFETIME_MS }
+      })
+    }
+
+    await it('fails only that host with QB_TENANT_HOST_REFUSED when a tenant host never seen before refuses the client', async (t) => {
+      const { provider, endpoint, secrets, clock, logs } = harness(t)
+      refuseOn(endpoint, () => clock.now, 401, [UNKNOWN])
+      const error = await rejection(provider.get(EU, UNKNOWN))
+      assert.equal(error.code, 'QB_TENANT_HOST_REFUSED')
+      assert.equal(error.statusCode, 404)
+      assert.equal(error.headers['retry-after'], '60')
+      assert.equal(secrets.calls.refresh, 1, 'the secret was read again once, in case it was rotated')
+      assert.equal(provider.credentialState('eu').status, 'unknown', 'the region is not marked rejected')
+      assert.equal((await provider.get(EU, HOST)).accessToken.reveal(), 'token-2', 'other hosts of the region still mint')
+      assert.equal(provider.credentialState('eu').status, 'ok')
+      assertNoLeak({ logs: logs.text(), errors: error.message }, [SECRET_V1])
+    })
+
+    await it('answers a refused host from memory until the negative cache expires, then asks Qlik again', async (t) => {
+      const { provider, endpoint, secrets, clock, advance } = harness(t)
+      refuseOn(endpoint, () => clock.now, 401, [UNKNOWN])
+      await rejection(provider.get(EU, UNKNOWN))
+      for (let i = 0; i < 49; i++) assert.equal((await rejection(provider.get(EU, UNKNOWN))).code, 'QB_TENANT_HOST_REFUSED')
+      assert.equal(endpoint.calls.length, 1, '50 requests, one token request')
+      assert.equal(secrets.calls.refresh, 1)
+      advance(60_000)
+      await rejection(provider.get(EU, UNKNOWN))
+      assert.equal(endpoint.calls.length, 2)
+    })
+
+    await it('refuses the host without reading the secret again when Qlik answers 404 (unknown host)', async (t) => {
+      const { provider, endpoint, secrets, clock } = harness(t)
+      refuseOn(endpoint, () => clock.now, 404, [UNKNOWN])
+      assert.equal((await rejection(provider.get(EU, UNKNOWN))).code, 'QB_TENANT_HOST_REFUSED')
+      assert.equal(secrets.calls.refresh, 0)
+      assert.notEqual(provider.credentialState('eu').status, 'rejected')
+    })
+
+    await it('marks the region rejected when a tenant host that issued tokens before refuses the client after the secret was re-read', async (t) => {
+      const { provider, endpoint, secrets, clock } = harness(t)
+      const lease = await provider.get(EU, HOST)
+      await provider.invalidate(lease)
+      refuseOn(endpoint, () => clock.now, 401, [HOST])
+      assert.equal((await rejection(provider.get(EU, HOST))).code, 'QB_CREDENTIALS_REJECTED')
+      assert.equal(secrets.calls.refresh, 1)
+      assert.equal(provider.credentialState('eu').status, 'rejected')
+    })
+
+    await it('counts a host as accepting the client when another replica minted its token, so a later refusal there rejects the region', async (t) => {
+      const shared = createMemoryTokenStore(() => Date.UTC(2026, 0, 1))
+      const first = harness(t, { store: () => shared })
+      const second = harness(t, { store: () => shared })
+      await first.provider.get(EU, HOST)
+      const lease = await second.provider.get(EU, HOST)
+      assert.equal(second.endpoint.calls.length, 0, 'the second replica took the shared token')
+      await second.provider.invalidate(lease)
+      refuseOn(second.endpoint, () => second.clock.now, 401, [HOST])
+      assert.equal((await rejection(second.provider.get(EU, HOST))).code, 'QB_CREDENTIALS_REJECTED')
+      assert.equal(second.provider.credentialState('eu').status, 'rejected')
+    })
+
+    await it('retries a rejected region in the background at retryAt, asking Qlik even with a register token cached, and recovers without any request', async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout'] })
+      const { provider, endpoint, clock, advance } = harness(t)
+      await provider.get(EU, REGISTER)
+      await provider.invalidate(await provider.get(EU, HOST))
+      rejectAll(endpoint)
+      await rejection(provider.get(EU, HOST))
+      assert.equal(provider.credentialState('eu').status, 'rejected')
+      endpoint.answerWith(() => ({ accessToken: seal('token-recovered'), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }))
+      advance(BACKOFF_MS - 1)
+      t.mock.timers.tick(BACKOFF_MS - 1)
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(endpoint.calls.length, 3, 'nothing before retryAt')
+      advance(1)
+      t.mock.timers.tick(1)
+      for (let i = 0; i < 20 && provider.credentialState('eu').status !== 'ok'; i++) await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(provider.credentialState('eu').status, 'ok')
+      assert.deepEqual(endpoint.calls.map((call) => call.target.host), [REGISTER, HOST, HOST, REGISTER])
+      assert.equal((await provider.get(EU, REGISTER)).accessToken.reveal(), 'token-recovered', 'the recovery token is the one served')
+    })
+
+    await it('keeps backing off in the background while Qlik still refuses the client', async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout'] })
+      const { provider, endpoint, clock, advance } = harness(t)
+      rejectAll(endpoint)
+      await rejection(provider.get(EU, REGISTER))
+      advance(BACKOFF_MS)
+      t.mock.timers.tick(BACKOFF_MS)
+      for (let i = 0; i < 20 && endpoint.calls.length < 2; i++) await new Promise((resolve) => setImmediate(resolve))
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(endpoint.calls.length, 2)
+      assert.equal(provider.credentialState('eu').status, 'rejected')
+      assert.equal(provider.credentialState('eu').retryAt, clock.now + 2 * BACKOFF_MS)
     })
   })
 
