@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js'
 import { healthRoutes } from './routes/health.js'
 import { policyCheckRoutes } from './routes/policy-check.js'
 import { registryRoutes } from './routes/registry.js'
+import type { ClientHistory } from './clients/client-history.js'
 import { regionRoutes } from './routes/regions.js'
 import { tenantApiRoutes } from './routes/tenant-api.js'
 import { tenantRoutes } from './routes/tenants.js'
@@ -41,6 +42,8 @@ export interface AppDeps {
   quota: QuotaCounter
   /** Callers in force, idempotency records, tenant registry, audit trail. Default: in process, no config reload. */
   governance?: Governance
+  /** Client ids each region used before its current one, for `GET /regions/{region}` (ids and times only). Default: none shown. */
+  clientHistory?: ClientHistory
 }
 
 export interface AppOptions {
@@ -82,7 +85,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   await app.register(callerQuota, { counter: deps.quota, defaultLimit: config.quota.default })
   await app.register(docs, { ui: config.server.docsEnabled })
   await app.register(healthRoutes, { readiness: deps.readiness })
-  await app.register(regionRoutes, { regions: deps.regions, readiness: deps.readiness })
+  await app.register(regionRoutes, { regions: deps.regions, readiness: deps.readiness, clientHistory: deps.clientHistory })
   const governance = deps.governance ?? createMemoryGovernance(config, options.logger)
   const idempotency = createIdempotency({ store: governance.idempotency, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
   await app.register(tenantRoutes, {

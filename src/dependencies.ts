@@ -37,7 +37,6 @@ export interface Dependencies extends AppDeps {
   secrets: SecretsSource
   metrics: BrokerMetrics
   tracing: Tracing
-  /** Client ids each region used before its current one, for `GET /regions/{region}` (ids and times only). */
   clientHistory: ClientHistory
   /**
    * Loads every region's credentials now, and retries the missing ones in

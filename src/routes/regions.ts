@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import type { ClientHistory } from '../clients/client-history.js'
 import type { Readiness } from '../observability/readiness.js'
 import type { RegionRegistry } from '../regions/region-registry.js'
 import { AUTHENTICATED_ERRORS, BEARER_SECURITY, RegionParamsSchema } from './schemas.js'
@@ -20,12 +21,24 @@ export const RegionSchema = z.object({
   })
 }).meta({ id: 'Region', description: 'A configured region and the health of its credentials. Never a secret.' })
 
+const ClientHistorySchema = z.object({
+  currentClientId: z.string().optional().describe('The client id this replica uses now.'),
+  previous: z.array(z.object({
+    clientId: z.string(),
+    firstUsedAt: z.string(),
+    lastUsedAt: z.string(),
+    replacedAt: z.string().optional()
+  })).describe('Client ids the region used before (a client recreated in My Qlik leaves its bot user on every tenant: docs/operations-bot-users.md), newest first.')
+}).meta({ id: 'RegionClientHistory', description: 'Client ids only, never a secret.' })
+
+const RegionDetailSchema = RegionSchema.extend({ clients: ClientHistorySchema.optional() }).meta({ id: 'RegionDetail', description: 'A configured region, the health of its credentials and its client history. Never a secret.' })
+
 const RegionListSchema = z.object({
   regions: z.array(RegionSchema),
   secretsSource: z.object({ kind: z.string(), reachable: z.boolean() })
 }).meta({ id: 'RegionList' })
 
-export const regionRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry, readiness: Readiness }> = async (app, { regions, readiness }) => {
+export const regionRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry, readiness: Readiness, clientHistory: ClientHistory | undefined }> = async (app, { regions, readiness, clientHistory }) => {
   app.get('/regions', {
     config: { authenticate: true },
     schema: {
@@ -48,7 +61,19 @@ export const regionRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry, read
       summary: 'One region and the state of its credentials',
       security: BEARER_SECURITY,
       params: RegionParamsSchema,
-      response: { 200: RegionSchema, ...AUTHENTICATED_ERRORS }
+      response: { 200: RegionDetailSchema, ...AUTHENTICATED_ERRORS }
     }
-  }, async (request) => readiness.region(regions.require(request.params.region)))
+  }, async (request) => {
+    const region = regions.require(request.params.region)
+    const state = readiness.region(region)
+    if (clientHistory === undefined) return state
+    const { currentClientId, previous } = await clientHistory.forRegion(region.code)
+    return {
+      ...state,
+      clients: {
+        ...(currentClientId === undefined ? {} : { currentClientId }),
+        previous: previous.map(({ replacedAt, ...times }) => ({ ...times, ...(replacedAt === undefined ? {} : { replacedAt }) }))
+      }
+    }
+  })
 }

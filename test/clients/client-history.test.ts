@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { buildApp } from '../../src/app.js'
+import { createApiKey } from '../../src/auth/api-keys.js'
 import { createClientHistory } from '../../src/clients/client-history.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createDependencies } from '../../src/dependencies.js'
@@ -112,9 +114,14 @@ await describe('client history in the broker', async () => {
     await writeFile(join(dir, 'eu.json'), JSON.stringify({ client_id: 'client-a', client_secret: SECRET_A }))
     t.mock.timers.enable({ apis: ['setInterval'] })
     const logs = captureLogs()
-    const config = loadConfig({ SECRETS_SOURCE: 'file', SECRETS_DIR: dir, QLIK_REGIONS: 'eu,us', SECRETS_CHECK_INTERVAL_SECONDS: '10' })
+    const { key, hash } = createApiKey()
+    const config = loadConfig({ SECRETS_SOURCE: 'file', SECRETS_DIR: dir, QLIK_REGIONS: 'eu,us', SECRETS_CHECK_INTERVAL_SECONDS: '10' }, {
+      callers: [{ name: 'ops', apiKeyHashes: [hash], grants: [{ regions: ['eu'], actions: ['tenants:read'] }] }]
+    })
     const deps = createDependencies(config, logs.logger)
     t.after(() => deps.close())
+    const app = await buildApp(deps, { logger: logs.logger })
+    t.after(() => app.close())
     const changes = async (): Promise<string | undefined> => (await deps.metrics.scrape()).match(/^qlik_broker_client_id_changes_total\{region="eu"\} (\d+)$/m)?.[1]
 
     assert.equal((await deps.secrets.get('eu')).clientId, 'client-a')
@@ -133,7 +140,13 @@ await describe('client history in the broker', async () => {
     assert.equal(await changes(), '1')
     assert.ok(logs.lines.some((line) => line.includes('regional client id changed')))
 
-    const everything = [logs.text(), JSON.stringify(history), await deps.metrics.scrape()].join('\n')
+    const region = await app.inject({ method: 'GET', url: '/regions/eu', headers: { authorization: `Bearer ${key}` } })
+    assert.equal(region.statusCode, 200)
+    const { clients } = region.json<{ clients: { currentClientId: string, previous: Array<{ clientId: string, lastUsedAt: string }> } }>()
+    assert.equal(clients.currentClientId, 'client-b')
+    assert.deepEqual(clients.previous.map((entry) => [entry.clientId, entry.lastUsedAt]), history.previous.map((entry) => [entry.clientId, entry.lastUsedAt]))
+
+    const everything = [logs.text(), region.body, JSON.stringify(history), await deps.metrics.scrape()].join('\n')
     for (const secret of [SECRET_A, SECRET_B]) assert.equal(everything.includes(secret), false)
   })
 })
