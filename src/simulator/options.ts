@@ -29,7 +29,8 @@ const optionsSchema = z.strictObject({
     windowMs: z.int().min(1).optional()
   }).optional(),
   licenseKeys: z.array(z.string().min(1)).optional(),
-  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional()
+  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
+  guessRegisterServesTenantReads: z.boolean().optional()
 })
 
 export interface ResolvedOptions {
@@ -43,6 +44,7 @@ export interface ResolvedOptions {
   windowMs: number
   licenseKeys: Set<string> | undefined
   now: () => number
+  guessRegisterServesTenantReads: boolean
 }
 
 /** Applies defaults; throws a TypeError naming every bad option. */
@@ -61,6 +63,7 @@ export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions 
     tier2PerWindow: o.rateLimits?.tier2PerWindow ?? 100,
     windowMs: o.rateLimits?.windowMs ?? 60_000,
     licenseKeys: o.licenseKeys === undefined ? undefined : new Set(o.licenseKeys),
-    now: o.now ?? Date.now
+    now: o.now ?? Date.now,
+    guessRegisterServesTenantReads: o.guessRegisterServesTenantReads ?? false
   }
 }
