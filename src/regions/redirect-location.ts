@@ -28,11 +28,14 @@ export function rewriteLocation (location: string, context: RedirectContext): st
   const sameHost = url.protocol === 'https:' && url.port === '' && url.username === '' && url.password === '' &&
     url.hostname.toLowerCase().replace(/\.$/, '') === context.upstreamHost
   if (!sameHost) return undefined
+  // The path as Qlik wrote it, before URL parsing resolves `..` or `%2e%2e`: it must need no resolving.
+  const rawPath = (relative ? location : location.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')).split(/[?#]/)[0] ?? ''
   try {
-    checkUpstreamPath(url.pathname)
+    checkUpstreamPath(rawPath)
   } catch {
     return undefined
   }
+  if (rawPath !== url.pathname) return undefined
   const target = `${context.brokerPrefix}${url.pathname}${url.search}`
   return relative ? target : `${context.brokerOrigin}${target}`
 }
