@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { callerOf } from '../http/authentication.js'
@@ -79,6 +80,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     body: request.body,
     requestId: request.id,
     logger: request.log,
+    brokerOrigin: brokerOrigin(request),
     idempotencyKey
   })))
 
@@ -103,7 +105,8 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     path: `/api/v1/tenants/${request.params.tenantId}`,
     headers: upstreamRequestHeaders(request.headers, request.id),
     requestId: request.id,
-    logger: request.log
+    logger: request.log,
+    brokerOrigin: brokerOrigin(request)
   })))
 
   app.patch('/regions/:region/api/v1/tenants/:tenantId', {
@@ -132,6 +135,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     body: request.body,
     requestId: request.id,
     logger: request.log,
+    brokerOrigin: brokerOrigin(request),
     idempotencyKey
   })))
 
@@ -167,7 +171,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
       body: request.body ?? {},
       requestId: request.id,
       logger: request.log,
+      brokerOrigin: brokerOrigin(request),
       idempotencyKey
     })))
   }
+}
+
+/** How the caller reached the broker, for a redirect Qlik gives. */
+function brokerOrigin (request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`
 }

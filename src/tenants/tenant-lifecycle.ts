@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js'
 import type { QlikGateway } from '../qlik/qlik-gateway.js'
 import type { RegionConfig } from '../config/load-config.js'
 import type { RegionRegistry } from '../regions/region-registry.js'
+import { rewriteLocation } from '../regions/redirect-location.js'
 import { checkTenantHost } from '../regions/tenant-reference.js'
 import { rememberAnswer } from '../registry/registry-recorder.js'
 import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
@@ -29,6 +30,8 @@ export interface LifecycleRequest {
   logger: Logger
   /** The caller's Idempotency-Key, for the audit trail. */
   idempotencyKey?: string | undefined
+  /** How the caller reached the broker (`https://broker.internal`), for a redirect Qlik gives. */
+  brokerOrigin: string
 }
 
 export interface TenantLifecycle {
@@ -93,7 +96,7 @@ export function createTenantLifecycle (options: TenantLifecycleOptions): TenantL
           body: request.body === undefined ? undefined : JSON.stringify(request.body),
           requestId: request.requestId
         })
-        const answer = await captureUpstream(response)
+        const answer = brokerLocation(await captureUpstream(response), { region, host, brokerOrigin: request.brokerOrigin })
         const registered = await rememberAnswer(registry, { action: request.action, caller: request.caller.name, region: region.code, tenantId: request.tenantId, requestBody: request.body, answer }, request.logger)
         const hostname = event.tenantHostname ?? (registered === undefined ? undefined : primaryHost(registered, region))
         await options.audit.record(request.logger, { ...event, tenant: event.tenant ?? registered?.id, tenantHostname: hostname, outcome: 'allowed', upstreamStatus: answer.statusCode, durationMs: Math.round(performance.now() - started) })
@@ -115,4 +118,27 @@ function givenHostname (value: string, region: RegionConfig): string {
     })
   }
   return hostname
+}
+
+/**
+ * A `Location` in Qlik's answer, pointed at the broker's own route for the
+ * same host (the lifecycle routes for the register host's Tenants API, the
+ * tenant-level route for a tenant host), as a reverse proxy does. One that
+ * points anywhere else never reaches the caller: dropped, or for a redirect
+ * a 502 problem (docs/reference/qlik-cloud-api.md §11).
+ */
+export function brokerLocation (answer: CapturedAnswer, context: { region: RegionConfig, host: string, brokerOrigin: string }): CapturedAnswer {
+  const { location } = answer.headers
+  if (location === undefined) return answer
+  const { region, host } = context
+  const prefix = host === region.registerHost ? `/regions/${region.code}` : `/regions/${region.code}/tenants/${host}`
+  const rewritten = typeof location === 'string' ? rewriteLocation(location, { upstreamHost: host, brokerPrefix: prefix, brokerOrigin: context.brokerOrigin }) : undefined
+  // The register host's only broker routes are the Tenants API ones.
+  const routed = rewritten !== undefined && (host !== region.registerHost || new URL(rewritten, 'https://broker').pathname.startsWith(`${prefix}/api/v1/tenants`)) ? rewritten : undefined
+  if (routed !== undefined) return { ...answer, headers: { ...answer.headers, location: routed } }
+  if (answer.statusCode >= 300 && answer.statusCode < 400) {
+    throw new BrokerError('QB_UPSTREAM_REDIRECT_REFUSED', `Qlik answered HTTP ${answer.statusCode} with a redirect away from ${host}; the broker only passes on redirects to its own routes`)
+  }
+  const { location: _dropped, ...headers } = answer.headers
+  return { ...answer, headers }
 }
