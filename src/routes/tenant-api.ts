@@ -96,6 +96,11 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
           // destination are the same tenant, whatever alias the caller used or once had.
           const known = await policyTarget(registry, caller, region.code, [named], { always: true })
           const knownHost = known.tenant === undefined ? undefined : primaryHost(known.tenant, region)
+          // Nothing is asked of Qlik for a tenant the names known so far already refuse, unless a grant lists a hostname the lookup could add.
+          const early = evaluatePolicy(caller, { ...policyRequest, tenants: known.tenants, createdByCaller: known.createdByCaller })
+          if (!early.allowed && (knownHost !== undefined || !caller.grants.some((grant) => Array.isArray(grant.tenants) && grant.tenants.some((name) => name.includes('.'))))) {
+            throw new BrokerError('QB_FORBIDDEN', early.reason)
+          }
           const host = knownHost ?? (reference.kind === 'hostname' ? reference.hostname : await hosts.hostOf(region, reference.id, request.id))
           audited.tenant = known.tenant?.id ?? named
           audited.tenantHostname = host

@@ -92,6 +92,14 @@ await describe('tenant GET/PATCH on the tenant\'s own host (issue 9 §1)', async
     assert.notEqual(stack.simulator.getTenant(other.id)?.name, 'x')
   })
 
+  await it('refuses a caller the id alone already refuses before asking Qlik where the tenant is', async (t) => {
+    const stack = await startRoutingStack(t, { simulator: { guessRegisterServesTenantReads: true } })
+    const stranger = stack.simulator.addTenant({ region: 'eu' })
+    assertProblem(await http(stack.url, 'GET', `/regions/eu/tenants/${stranger.id}/api/v1/users`, { headers: stack.key.creator1 }), 403, 'QB_FORBIDDEN')
+    assertProblem(await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${stranger.id}`, { headers: stack.key.creator1 }), 403, 'QB_FORBIDDEN')
+    assert.equal(stack.simulator.counters().tokenRequests, 0, 'no token minted, no lookup made')
+  })
+
   for (const guess of [true, false]) {
     await it(`asks the register host for an unknown id only as the fallback (simulator guessRegisterServesTenantReads=${String(guess)})`, async (t) => {
       const stack = await startRoutingStack(t, { simulator: { guessRegisterServesTenantReads: guess } })
