@@ -26,6 +26,7 @@ import type { ClientHistory } from './clients/client-history.js'
 import { regionRoutes } from './routes/regions.js'
 import { tenantApiRoutes } from './routes/tenant-api.js'
 import { tenantRoutes } from './routes/tenants.js'
+import { createTenantHostResolver } from './tenants/tenant-host.js'
 import { createTenantLifecycle } from './tenants/tenant-lifecycle.js'
 
 /** What the HTTP layer needs; production builds these in dependencies.ts, tests pass their own. */
@@ -88,11 +89,12 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   await app.register(regionRoutes, { regions: deps.regions, readiness: deps.readiness, clientHistory: deps.clientHistory })
   const governance = deps.governance ?? createMemoryGovernance(config, options.logger)
   const idempotency = createIdempotency({ store: governance.idempotency, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
+  const tenantHosts = createTenantHostResolver({ registry: governance.registry, gateway: deps.gateway, askRegister: config.qlik.tenantHostLookup === 'registry,register' })
   await app.register(tenantRoutes, {
-    lifecycle: createTenantLifecycle({ regions: deps.regions, gateway: deps.gateway, tenantReadsVia: config.qlik.tenantReadsVia, registry: governance.registry, audit: governance.audit }),
+    lifecycle: createTenantLifecycle({ regions: deps.regions, gateway: deps.gateway, hosts: tenantHosts, tenantReadsVia: config.qlik.tenantReadsVia, registry: governance.registry, audit: governance.audit }),
     idempotency
   })
-  await app.register(tenantApiRoutes, { regions: deps.regions, gateway: deps.gateway, idempotency, registry: governance.registry, audit: governance.audit })
+  await app.register(tenantApiRoutes, { regions: deps.regions, gateway: deps.gateway, hosts: tenantHosts, idempotency, registry: governance.registry, audit: governance.audit })
   await app.register(registryRoutes, { regions: deps.regions, registry: governance.registry })
   await app.register(auditRoutes, { trail: governance.audit, registry: governance.registry })
   await app.register(policyCheckRoutes, { regions: deps.regions, callers: governance.callers, registry: governance.registry })

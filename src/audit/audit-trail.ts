@@ -1,3 +1,4 @@
+import { tenantKey } from '../auth/policy.js'
 import { BrokerError } from '../http/broker-error.js'
 import { audit, type AuditEvent } from '../observability/audit.js'
 import type { Logger } from '../observability/logger.js'
@@ -6,7 +7,8 @@ import type { AuditLog, AuditRecord } from './audit-log.js'
 export interface AuditQuery {
   caller?: string | undefined
   region?: string | undefined
-  tenant?: string | undefined
+  /** Any name of one tenant (id, hostnames): an event matches when its tenant id or hostname is one of them. */
+  tenants?: readonly string[] | undefined
   /** Inclusive bounds on the event time (epoch ms). */
   sinceMs?: number | undefined
   untilMs?: number | undefined
@@ -52,6 +54,12 @@ export function decodeAuditCursor (cursor: string): string {
   return id
 }
 
+/** Whether an event's tenant (its id, or the hostname it went to) is one of these names; ids compare exactly, hostnames without case or a trailing dot. */
+export function namesTenant (event: Pick<AuditRecord, 'tenant' | 'tenantHostname'>, names: readonly string[]): boolean {
+  const wanted = new Set(names.map(tenantKey))
+  return [event.tenant, event.tenantHostname].some((name) => name !== undefined && wanted.has(tenantKey(name)))
+}
+
 export function createAuditTrail (options: { log: AuditLog, logger: Logger, failureReportIntervalMs?: number, now?: () => number }): AuditTrail {
   const { log, logger } = options
   const now = options.now ?? Date.now
@@ -62,7 +70,7 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
   function matches (event: AuditRecord, query: AuditQuery): boolean {
     if (query.caller !== undefined && event.caller !== query.caller) return false
     if (query.region !== undefined && event.region !== query.region) return false
-    if (query.tenant !== undefined && event.tenant?.toLowerCase() !== query.tenant.toLowerCase()) return false
+    if (query.tenants !== undefined && !namesTenant(event, query.tenants)) return false
     const time = Date.parse(event.time)
     if (query.sinceMs !== undefined && time < query.sinceMs) return false
     if (query.untilMs !== undefined && time > query.untilMs) return false

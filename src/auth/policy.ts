@@ -40,8 +40,18 @@ function grantCoversTenant (grant: Grant, request: PolicyRequest): boolean {
   if (grant.tenants === 'created') return action === 'tenants:create' || request.createdByCaller === true
   // Creating makes a tenant nobody could have listed yet: a listing grant cannot allow it.
   if (action === 'tenants:create') return false
-  const listed = grant.tenants.map((tenant) => tenant.toLowerCase())
-  return request.tenants.some((tenant) => listed.includes(tenant.toLowerCase()))
+  const listed = grant.tenants.map(tenantKey)
+  return request.tenants.some((tenant) => listed.includes(tenantKey(tenant)))
+}
+
+/**
+ * How a tenant name compares: hostnames are case-insensitive (a trailing
+ * dot is the same host), Qlik's tenant ids are case-sensitive, so
+ * `AcmeTenant01` and `acmetenant01` are two tenants
+ * (docs/reference/qlik-cloud-api.md §1.1, §3.3).
+ */
+export function tenantKey (name: string): string {
+  return name.includes('.') ? name.toLowerCase().replace(/\.$/, '') : name
 }
 
 /**

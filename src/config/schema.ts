@@ -148,7 +148,10 @@ export const ConfigSchema = z.object({
     domain: hostname.default('qlikcloud.com'),
     regions: z.string().default(DEFAULT_REGIONS.join(',')).transform((list) => list.split(',').map((code) => code.trim()).filter(Boolean)).pipe(z.array(regionCode).min(1)),
     upstreamOrigin: origin.optional(),
-    tenantReadsVia: z.enum(['register', 'tenant']).default('register'),
+    /** GET/PATCH of a tenant: Qlik documents them on the tenant's own host only (docs/reference/qlik-cloud-api.md §11). */
+    tenantReadsVia: z.enum(['register', 'tenant']).default('tenant'),
+    /** How a tenant id is turned into its host: the broker's registry, then (unconfirmed) the register host. */
+    tenantHostLookup: z.enum(['registry,register', 'registry']).default('registry,register'),
     timeoutMs: positiveInt.default(30_000),
     connectTimeoutMs: positiveInt.default(5_000),
     tokenScope: z.string().min(1).optional(),

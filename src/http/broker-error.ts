@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   QB_IDEMPOTENCY_OUTCOME_UNKNOWN: { status: 409, title: 'The outcome of the request with this Idempotency-Key is unknown' },
   QB_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   QB_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  QB_TENANT_HOST_UNKNOWN: { status: 422, title: 'The broker does not know which host serves this tenant id; send its hostname' },
   QB_IDEMPOTENCY_MISMATCH: { status: 422, title: 'This Idempotency-Key was used for a different request' },
   QB_RATE_LIMITED: { status: 429, title: 'Qlik\'s rate budget for this tenant is spent' },
   QB_QUOTA_EXCEEDED: { status: 429, title: 'The caller\'s request quota is spent' },
@@ -32,6 +33,7 @@ export const ERROR_CATALOGUE = {
   QB_REGISTRY_UNAVAILABLE: { status: 503, title: 'The broker\'s tenant registry is unavailable' },
   QB_UPSTREAM_RATE_LIMITED: { status: 503, title: 'Qlik is rate limiting the regional client' },
   QB_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Qlik is failing; requests to it are paused' },
+  QB_UPSTREAM_REDIRECT_REFUSED: { status: 502, title: 'Qlik redirected to another host; the broker does not pass that on' },
   QB_UPSTREAM_TIMEOUT: { status: 504, title: 'Qlik did not answer in time' }
 } as const satisfies Record<string, { status: number, title: string }>
 

@@ -5,7 +5,10 @@ export interface AuditEvent {
   caller: string
   region: string
   action: string
+  /** The tenant's id when the broker knows it, else the hostname it was named by (lowercase, no trailing dot). */
   tenant?: string | undefined
+  /** The tenant's hostname when known: the host the call went to, or the registry's first hostname. */
+  tenantHostname?: string | undefined
   outcome: 'allowed' | 'denied' | 'failed'
   upstreamStatus?: number | undefined
   durationMs?: number | undefined

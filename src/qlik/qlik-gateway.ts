@@ -2,7 +2,6 @@ import type { Dispatcher } from 'undici'
 import type { RegionConfig } from '../config/load-config.js'
 import { BrokerError } from '../http/broker-error.js'
 import type { Logger } from '../observability/logger.js'
-import { checkTenantHost } from '../regions/tenant-reference.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
 import type { CircuitBreaker } from './circuit-breaker.js'
 import { readQlikErrors } from './qlik-error-envelope.js'
@@ -30,12 +29,7 @@ export interface QlikGateway {
    * retried with back-off only where a retry cannot act twice.
    */
   forward (request: ForwardRequest): Promise<UpstreamResponse>
-  /** The first hostname of a tenant, asked of the region's register host. */
-  resolveTenantHost (region: RegionConfig, tenantId: string, requestId: string): Promise<string>
 }
-
-const TENANT_HOST_TTL_MS = 10 * 60_000
-const MAX_TENANT_HOSTS = 10_000
 
 export interface GatewayOptions {
   upstream: UpstreamClient
@@ -54,7 +48,6 @@ export function createQlikGateway (options: GatewayOptions): QlikGateway {
   const { upstream, tokens, logger, budget, breaker, retry } = options
   const now = options.now ?? Date.now
   const sleep = options.sleep ?? defaultSleep
-  const tenantHosts = new Map<string, { hostname: string, until: number }>()
 
   /** Waits for this host's share of Qlik's budget, or refuses with 429 when the wait would be too long. */
   async function spendBudget (host: string, tier: Tier): Promise<void> {
@@ -123,30 +116,6 @@ export function createQlikGateway (options: GatewayOptions): QlikGateway {
   }
 
   return {
-    forward,
-    async resolveTenantHost (region, tenantId, requestId) {
-      const key = `${region.code}:${tenantId}`
-      const cached = tenantHosts.get(key)
-      if (cached !== undefined && cached.until > now()) return cached.hostname
-      const response = await forward({
-        region,
-        host: region.registerHost,
-        method: 'GET',
-        path: `/api/v1/tenants/${encodeURIComponent(tenantId)}`,
-        headers: { accept: 'application/json', 'x-request-id': requestId },
-        requestId
-      })
-      const text = await response.body.text()
-      if (response.statusCode === 404) throw new BrokerError('QB_TENANT_NOT_FOUND', `Qlik knows no tenant "${tenantId}" in region "${region.code}"`)
-      if (response.statusCode !== 200) throw new BrokerError('QB_UPSTREAM_UNREACHABLE', `Qlik answered HTTP ${response.statusCode} when the broker looked up tenant "${tenantId}"`)
-      let hostnames: unknown
-      try { hostnames = (JSON.parse(text) as { hostnames?: unknown }).hostnames } catch {}
-      const first = Array.isArray(hostnames) && typeof hostnames[0] === 'string' ? hostnames[0].toLowerCase() : undefined
-      const hostname = first === undefined ? undefined : checkTenantHost(first, region)
-      if (hostname === undefined) throw new BrokerError('QB_INVALID_TENANT', `tenant "${tenantId}" has no hostname inside ${region.tenantDomain}; no token is sent to it`)
-      if (tenantHosts.size >= MAX_TENANT_HOSTS) tenantHosts.clear()
-      tenantHosts.set(key, { hostname, until: now() + TENANT_HOST_TTL_MS })
-      return hostname
-    }
+    forward
   }
 }

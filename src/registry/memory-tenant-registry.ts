@@ -1,4 +1,4 @@
-import { positionOf, type RegisteredTenant, type TenantRegistry } from './tenant-registry.js'
+import { positionOf, withAlias, type RegisteredTenant, type TenantRegistry } from './tenant-registry.js'
 
 /** The tenant registry in process, for a single replica without Redis (the demo, tests); lost on restart. */
 export function createMemoryTenantRegistry (): TenantRegistry {
@@ -8,6 +8,14 @@ export function createMemoryTenantRegistry (): TenantRegistry {
     let entry = regions.get(code)
     if (entry === undefined) regions.set(code, entry = { byId: new Map(), byHost: new Map(), order: [] })
     return entry
+  }
+
+  /** Gives a hostname to one tenant, taking it from any other that still lists it. */
+  function claim (entry: { byId: Map<string, RegisteredTenant>, byHost: Map<string, string> }, hostname: string, id: string): void {
+    const owner = entry.byHost.get(hostname)
+    const previous = owner === undefined || owner === id ? undefined : entry.byId.get(owner)
+    if (previous !== undefined) previous.hostnames = previous.hostnames.filter((name) => name !== hostname)
+    entry.byHost.set(hostname, id)
   }
 
   const copy = (tenant: RegisteredTenant | undefined): RegisteredTenant | undefined => (tenant === undefined ? undefined : { ...tenant, hostnames: [...tenant.hostnames] })
@@ -24,7 +32,7 @@ export function createMemoryTenantRegistry (): TenantRegistry {
         entry.order.splice(index, 0, position)
       }
       entry.byId.set(tenant.id, copy(tenant) as RegisteredTenant)
-      for (const hostname of tenant.hostnames) entry.byHost.set(hostname, tenant.id)
+      for (const hostname of tenant.hostnames) claim(entry, hostname, tenant.id)
     },
     async update (code, id, change, at) {
       const entry = region(code)
@@ -32,11 +40,11 @@ export function createMemoryTenantRegistry (): TenantRegistry {
       if (tenant === undefined) return undefined
       if (change.status !== undefined) tenant.status = change.status
       if (change.name !== undefined) tenant.name = change.name
-      if (change.alias !== undefined) {
-        const old = tenant.hostnames[1]
-        if (old !== undefined && old !== change.alias) entry.byHost.delete(old)
-        tenant.hostnames[1] = change.alias
-        entry.byHost.set(change.alias, id)
+      const hostnames = change.hostnames ?? (change.alias === undefined ? undefined : withAlias(tenant.hostnames, change.alias))
+      if (hostnames !== undefined) {
+        for (const old of tenant.hostnames) if (!hostnames.includes(old) && entry.byHost.get(old) === id) entry.byHost.delete(old)
+        tenant.hostnames = [...hostnames]
+        for (const hostname of hostnames) claim(entry, hostname, id)
       }
       tenant.updatedAt = at
       return copy(tenant)
@@ -47,7 +55,8 @@ export function createMemoryTenantRegistry (): TenantRegistry {
     async findByHostname (code, hostname) {
       const entry = regions.get(code)
       const id = entry?.byHost.get(hostname)
-      return id === undefined ? undefined : copy(entry?.byId.get(id))
+      const tenant = id === undefined ? undefined : entry?.byId.get(id)
+      return tenant?.hostnames.includes(hostname) === true ? copy(tenant) : undefined
     },
     async page (code, after, count) {
       const entry = regions.get(code)

@@ -5,21 +5,48 @@ import { luaScript } from '../redis/lua-script.js'
 
 /**
  * Applies a change only to a tenant that is registered, in one step, and
- * keeps the hostname index in line when the alias changes.
- * KEYS: tenant hash, hostname index. ARGV: updatedAt, status, name, alias ('' = unchanged).
+ * keeps the hostname index in line: a hostname the tenant no longer has is
+ * dropped (if still its own), and one it gets is taken from any other
+ * registered tenant that still lists it (a hostname has one tenant at a time).
+ * KEYS: tenant hash, hostname index. ARGV: updatedAt, status, name, alias,
+ * hostnames as JSON ('' = unchanged), prefix of tenant hash keys (same hash tag).
  */
 const UPDATE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[3]) end
-if ARGV[4] ~= '' then
-  local hostnames = cjson.decode(redis.call('HGET', KEYS[1], 'hostnames'))
-  local old = hostnames[2]
-  if old and old ~= ARGV[4] then redis.call('HDEL', KEYS[2], old) end
-  hostnames[2] = ARGV[4]
-  redis.call('HSET', KEYS[1], 'hostnames', cjson.encode(hostnames))
-  redis.call('HSET', KEYS[2], ARGV[4], redis.call('HGET', KEYS[1], 'id'))
+local old = cjson.decode(redis.call('HGET', KEYS[1], 'hostnames') or '[]')
+if type(old) ~= 'table' then old = {} end
+local new = nil
+if ARGV[5] ~= '' then
+  new = cjson.decode(ARGV[5])
+elseif ARGV[4] ~= '' then
+  new = {}
+  for i, hostname in ipairs(old) do new[i] = hostname end
+  new[math.min(2, #new + 1)] = ARGV[4]
+end
+if new then
+  local keep = {}
+  for _, hostname in ipairs(new) do keep[hostname] = true end
+  for _, hostname in ipairs(old) do
+    if not keep[hostname] and redis.call('HGET', KEYS[2], hostname) == id then redis.call('HDEL', KEYS[2], hostname) end
+  end
+  for _, hostname in ipairs(new) do
+    local owner = redis.call('HGET', KEYS[2], hostname)
+    if owner and owner ~= id then
+      local other = ARGV[6] .. owner
+      local raw = redis.call('HGET', other, 'hostnames')
+      if raw then
+        local kept = {}
+        for _, name in ipairs(cjson.decode(raw)) do if name ~= hostname then table.insert(kept, name) end end
+        redis.call('HSET', other, 'hostnames', #kept == 0 and '[]' or cjson.encode(kept))
+      end
+    end
+    redis.call('HSET', KEYS[2], hostname, id)
+  end
+  redis.call('HSET', KEYS[1], 'hostnames', #new == 0 and '[]' or cjson.encode(new))
 end
 return redis.call('HGETALL', KEYS[1])`)
 
@@ -36,7 +63,8 @@ export interface RedisTenantRegistryOptions {
  */
 export function createRedisTenantRegistry (options: RedisTenantRegistryOptions): TenantRegistry {
   const { redis } = options
-  const tenantKey = (region: string, id: string): string => `${options.keyPrefix}registry:{${region}}:tenant:${id}`
+  const tenantKeyPrefix = (region: string): string => `${options.keyPrefix}registry:{${region}}:tenant:`
+  const tenantKey = (region: string, id: string): string => `${tenantKeyPrefix(region)}${id}`
   const orderKey = (region: string): string => `${options.keyPrefix}registry:{${region}}:order`
   const hostsKey = (region: string): string => `${options.keyPrefix}registry:{${region}}:hostnames`
 
@@ -70,7 +98,7 @@ export function createRedisTenantRegistry (options: RedisTenantRegistryOptions):
     },
     async update (region, id, change, at) {
       await untilConnected(redis)
-      const result = await UPDATE(redis, 2, tenantKey(region, id), hostsKey(region), at, change.status ?? '', change.name ?? '', change.alias ?? '') as string[] | null
+      const result = await UPDATE(redis, 2, tenantKey(region, id), hostsKey(region), at, change.status ?? '', change.name ?? '', change.alias ?? '', change.hostnames === undefined ? '' : JSON.stringify(change.hostnames), tenantKeyPrefix(region)) as string[] | null
       if (result === null) return undefined
       const hash: Record<string, string> = {}
       for (let index = 0; index + 1 < result.length; index += 2) hash[result[index] ?? ''] = result[index + 1] ?? ''
@@ -80,7 +108,8 @@ export function createRedisTenantRegistry (options: RedisTenantRegistryOptions):
     async findByHostname (region, hostname) {
       await untilConnected(redis)
       const id = await redis.hget(hostsKey(region), hostname)
-      return id === null ? undefined : await get(region, id)
+      const tenant = id === null ? undefined : await get(region, id)
+      return tenant?.hostnames.includes(hostname) === true ? tenant : undefined
     },
     async page (region, after, count) {
       await untilConnected(redis)

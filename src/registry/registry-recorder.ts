@@ -39,7 +39,16 @@ export function tenantFromCreated (body: unknown, region: string, caller: string
 }
 
 /** What a successful lifecycle answer changes about a registered tenant, or undefined for nothing. */
-export function changeFromAnswer (action: TenantAction, statusCode: number, body: unknown, requestBody: unknown): TenantChange | undefined {
+export function changeFromAnswer (action: TenantAction, statusCode: number, body: unknown, requestBody: unknown, tenantId?: string): TenantChange | undefined {
+  if (action === 'tenants:read' && statusCode === 200) {
+    // Qlik's current view of the tenant: names and hostnames may have changed by any route, or outside the broker.
+    const tenant = asObject(body)
+    if (tenant === undefined || asString(tenant.id) !== tenantId || !Array.isArray(tenant.hostnames)) return undefined
+    const hostnames = tenant.hostnames.filter((name): name is string => typeof name === 'string').map((name) => name.toLowerCase())
+    const name = asString(tenant.name)
+    const status = asString(tenant.status)
+    return { hostnames, ...(name === undefined ? {} : { name }), ...(status === undefined ? {} : { status }) }
+  }
   if ((action === 'tenants:deactivate' || action === 'tenants:reactivate') && statusCode === 200) {
     // Qlik's reactivate example answers `{}`: a 200 still means it happened.
     return { status: asString(asObject(body)?.status) ?? (action === 'tenants:deactivate' ? 'disabled' : 'active') }
@@ -59,9 +68,10 @@ export function changeFromAnswer (action: TenantAction, statusCode: number, body
 }
 
 /**
- * Keeps the registry in line with Qlik's answers: a 201 create records the
- * tenant, a 200 deactivate/reactivate its status, a 204 PATCH its name or
- * alias. Qlik already acted, so a registry that cannot be written never
+ * Keeps the registry in line with Qlik's answers, whichever broker route
+ * they came through: a 201 create records the tenant, a 200
+ * deactivate/reactivate its status, a 204 PATCH its name or alias, a 200
+ * GET its name, hostnames and status as Qlik has them now. Qlik already acted, so a registry that cannot be written never
  * fails the request; it is logged (with the tenant id, to repair by hand).
  */
 export async function rememberAnswer (registry: TenantRegistry, input: AnsweredAction, logger: Logger, now: () => Date = () => new Date()): Promise<RegisteredTenant | undefined> {
@@ -78,7 +88,7 @@ export async function rememberAnswer (registry: TenantRegistry, input: AnsweredA
       return tenant
     }
     if (input.tenantId === undefined) return undefined
-    const change = changeFromAnswer(input.action, answer.statusCode, answer.statusCode === 200 ? readJsonBody(answer) : undefined, input.requestBody)
+    const change = changeFromAnswer(input.action, answer.statusCode, answer.statusCode === 200 ? readJsonBody(answer) : undefined, input.requestBody, input.tenantId)
     if (change === undefined) return undefined
     return await registry.update(input.region, input.tenantId, change, now().toISOString())
   } catch (error) {

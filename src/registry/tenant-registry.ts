@@ -22,6 +22,8 @@ export interface TenantChange {
   name?: string
   /** The alias hostname (`/hostnames/1`). */
   alias?: string
+  /** Every hostname, as a Qlik answer listed them (replaces the list). */
+  hostnames?: string[]
 }
 
 export interface RegistryPage {
@@ -45,10 +47,23 @@ export interface TenantRegistry {
   /** Applies a change to a registered tenant; undefined (and nothing stored) for a tenant the broker did not create. */
   update (region: string, id: string, change: TenantChange, at: string): Promise<RegisteredTenant | undefined>
   get (region: string, id: string): Promise<RegisteredTenant | undefined>
+  /**
+   * The registered tenant that holds this hostname now. A hostname belongs
+   * to one tenant at a time (Qlik refuses a taken alias): giving it to one
+   * tenant takes it from any other, and an index entry the tenant no longer
+   * lists is not an answer.
+   */
   findByHostname (region: string, hostname: string): Promise<RegisteredTenant | undefined>
   /** Up to `count` tenants after `after` (a position; from the start when undefined), in creation order. */
   page (region: string, after: string | undefined, count: number): Promise<RegistryPage>
   close (): Promise<void>
+}
+
+/** A tenant's hostnames with its alias (`/hostnames/1`) replaced. */
+export function withAlias (hostnames: readonly string[], alias: string): string[] {
+  const next = [...hostnames]
+  next[Math.min(1, next.length)] = alias
+  return next
 }
 
 /** Creation time, then id: a total order that pagination can resume from exactly. */
@@ -79,20 +94,23 @@ export interface PolicyTarget {
 /**
  * Looks the target tenant up in the registry, but only for callers with a
  * grant in the region that lists tenants or says `created` (an all-tenants
- * grant needs neither names nor creator), so most requests cost nothing.
- * A registry that cannot be read is a 503: `created` cannot be proven.
+ * grant needs neither names nor creator), so most requests cost nothing;
+ * `always` looks it up for every caller (to route by it), and then a
+ * registry that cannot be read only fails callers whose grants need it.
+ * A registry that cannot be read is a 503 for those: `created` cannot be proven.
  */
-export async function policyTarget (registry: TenantRegistry, caller: Caller, region: string, given: readonly string[]): Promise<PolicyTarget & { tenant?: RegisteredTenant }> {
+export async function policyTarget (registry: TenantRegistry, caller: Caller, region: string, given: readonly string[], options: { always?: boolean } = {}): Promise<PolicyTarget & { tenant?: RegisteredTenant }> {
   const names = given.filter((name) => name !== '')
   const needsRegistry = names.length > 0 && caller.grants.some((grant) => grant.tenants !== '*' && (grant.regions === '*' || grant.regions.includes(region)))
-  if (!needsRegistry) return { tenants: names, createdByCaller: false }
+  if (!needsRegistry && (options.always !== true || names.length === 0)) return { tenants: names, createdByCaller: false }
   let tenant: RegisteredTenant | undefined
   try {
     for (const name of names) {
-      tenant = name.includes('.') ? await registry.findByHostname(region, name.toLowerCase()) : await registry.get(region, name)
+      tenant = name.includes('.') ? await registry.findByHostname(region, name.toLowerCase().replace(/\.$/, '')) : await registry.get(region, name)
       if (tenant !== undefined) break
     }
   } catch (error) {
+    if (!needsRegistry) return { tenants: names, createdByCaller: false }
     throw new BrokerError('QB_REGISTRY_UNAVAILABLE', 'the broker cannot read its tenant registry right now, so it cannot tell which tenants this caller created; retry shortly', { headers: { 'retry-after': '5' }, cause: error })
   }
   if (tenant === undefined) return { tenants: names, createdByCaller: false }

@@ -15,7 +15,8 @@ export const AuditEventSchema = z.object({
   requestId: z.string(),
   caller: z.string(),
   region: z.string(),
-  tenant: z.string().optional(),
+  tenant: z.string().optional().describe('The tenant id when the broker knew it, else the hostname it was named by (lowercase).'),
+  tenantHostname: z.string().optional().describe('The tenant\'s hostname when known: the host the call went to, or its first hostname.'),
   action: z.string().describe('tenants:create … tenants:reactivate, tenant-api (with method and path) or audit:read.'),
   outcome: z.enum(['allowed', 'denied', 'failed']).describe('allowed: sent to Qlik and answered (see upstreamStatus); denied: refused by policy; failed: the broker could not complete it.'),
   upstreamStatus: z.int().optional(),
@@ -33,7 +34,7 @@ const AuditListSchema = z.object({
 const AuditQuerySchema = z.object({
   caller: z.string().max(63).optional(),
   region: z.string().max(31).optional(),
-  tenant: z.string().max(253).optional().describe('Tenant id or hostname, as the action named it.'),
+  tenant: z.string().max(253).optional().describe('Tenant id or any of its hostnames: matches events on that tenant however the caller named it (ids exactly, hostnames without case or trailing dot; aliases through the tenant registry when `region` is given).'),
   since: z.iso.datetime({ offset: true }).optional().describe('Events at or after this time (ISO 8601).'),
   until: z.iso.datetime({ offset: true }).optional().describe('Events at or before this time (ISO 8601).'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -73,7 +74,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
       const page = await trail.query({
         caller: query.caller,
         region: query.region,
-        tenant: query.tenant,
+        tenants: query.tenant === undefined ? undefined : await namesOf(registry, query.region, query.tenant),
         sinceMs: query.since === undefined ? undefined : Date.parse(query.since),
         untilMs: query.until === undefined ? undefined : Date.parse(query.until),
         limit: query.limit,
@@ -88,20 +89,34 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
   })
 }
 
-/** Whether the caller's audit:read grants cover an event's region and tenant (`created` scope: looked up in the registry, once per tenant). */
+/** Whether the caller's audit:read grants cover an event's region and tenant (by its id or hostname; other names and the `created` scope: looked up in the registry, once per tenant). */
 function visibility (caller: Caller, registry: TenantRegistry): (event: AuditRecord) => Promise<boolean> {
   const created = new Map<string, Promise<boolean>>()
   return async (event) => {
-    const tenants = event.tenant === undefined ? [] : [event.tenant]
+    const tenants = [event.tenant, event.tenantHostname].filter((name) => name !== undefined)
     const request = { kind: 'action' as const, region: event.region, action: 'audit:read' as const, tenants }
     if (evaluatePolicy(caller, request).allowed) return true
-    if (event.tenant === undefined || !caller.grants.some((grant) => grant.tenants === 'created' && grant.actions.includes('audit:read'))) return false
-    const key = `${event.region}\n${event.tenant}`
+    // A grant that lists names or says `created` may cover the tenant under a name the event does not carry (an alias): ask the registry.
+    if (tenants.length === 0 || !caller.grants.some((grant) => grant.tenants !== '*' && grant.actions.includes('audit:read'))) return false
+    const key = `${event.region}\n${tenants.join('\n')}`
     let answer = created.get(key)
     if (answer === undefined) {
       answer = policyTarget(registry, caller, event.region, tenants).then((target) => evaluatePolicy(caller, { ...request, tenants: target.tenants, createdByCaller: target.createdByCaller }).allowed)
       created.set(key, answer)
     }
     return await answer
+  }
+}
+
+/** Every name of the tenant an audit filter names: itself, and with a region, what the registry knows of it (id, hostnames). */
+async function namesOf (registry: TenantRegistry, region: string | undefined, tenant: string): Promise<string[]> {
+  const name = tenant.includes('.') ? tenant.toLowerCase().replace(/\.$/, '') : tenant
+  if (region === undefined) return [name]
+  try {
+    const known = name.includes('.') ? await registry.findByHostname(region, name) : await registry.get(region, name)
+    return known === undefined ? [name] : [name, known.id, ...known.hostnames]
+  } catch {
+    // The filter still matches the name as given.
+    return [name]
   }
 }

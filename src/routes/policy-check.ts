@@ -10,6 +10,7 @@ import { parseTenantReference } from '../regions/tenant-reference.js'
 import { checkUpstreamPath } from '../regions/upstream-path.js'
 import type { CallerDirectory } from '../registry/caller-directory.js'
 import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
+import { tenantsApiCall } from '../tenants/tenants-api-call.js'
 import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema } from './schemas.js'
 
 const PolicyCheckRequestSchema = z.strictObject({
@@ -44,7 +45,10 @@ const PolicyCheckResponseSchema = z.object({
 /**
  * What the policy says about a request, without making it: nothing is
  * minted, resolved at Qlik or sent. A tenant id is matched against grants
- * that list hostnames only when the tenant registry knows its hostnames.
+ * that list hostnames only when the tenant registry knows its hostnames, and
+ * a hostname counts as a registered tenant's only while the registry says it
+ * is that tenant's now. `method` + `path` on Qlik's Tenants API are judged
+ * as the lifecycle action they are.
  */
 export const policyCheckRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry, callers: CallerDirectory, registry: TenantRegistry }> = async (app, { regions, callers, registry }) => {
   app.post('/policy/check', {
@@ -75,9 +79,13 @@ export const policyCheckRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry,
 
     const names = body.tenant === undefined ? [] : [tenantName(body.tenant, region)]
     const target = await policyTarget(registry, subject, region.code, names)
-    const policyRequest: PolicyRequest = body.action !== undefined
-      ? { kind: 'action', region: region.code, action: body.action, tenants: target.tenants, createdByCaller: target.createdByCaller }
-      : { kind: 'tenant-api', region: region.code, method: body.method ?? 'GET', path: upstreamPath(body.path ?? ''), tenants: target.tenants, createdByCaller: target.createdByCaller }
+    const path = body.path === undefined ? undefined : upstreamPath(body.path)
+    // Qlik's Tenants API through the tenant-level route needs the lifecycle action, as the route itself decides.
+    const tenantsCall = path === undefined ? undefined : inBody('/body/path', () => tenantsApiCall(body.method ?? 'GET', path))
+    const action = body.action ?? tenantsCall?.action
+    const policyRequest: PolicyRequest = action !== undefined
+      ? { kind: 'action', region: region.code, action, tenants: target.tenants, createdByCaller: target.createdByCaller }
+      : { kind: 'tenant-api', region: region.code, method: body.method ?? 'GET', path: path ?? '', tenants: target.tenants, createdByCaller: target.createdByCaller }
     const decision = evaluatePolicy(subject, policyRequest)
     const grant = decision.grantIndex === undefined ? undefined : subject.grants[decision.grantIndex]
     return {

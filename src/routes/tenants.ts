@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { callerOf } from '../http/authentication.js'
@@ -29,6 +30,12 @@ const ConfirmHostnameHeadersSchema = z.object({
 })
 
 const ApiVersionHeadersSchema = z.object({ 'qlik-api-version': z.string().optional() })
+/** GET/PATCH go to the tenant's own host: for a tenant the broker cannot place, the caller names the host. */
+const TenantHostHeadersSchema = ApiVersionHeadersSchema.extend({
+  'qlik-tenant-hostname': z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a hostname of the tenant').optional()
+    .describe('A hostname of the tenant (<name>.<region>.qlikcloud.com), for a tenant the broker\'s registry does not know; the call goes to that host. Refused when the registry knows the tenant under other hostnames.')
+})
+const PatchHeadersSchema = TenantHostHeadersSchema.extend({ 'idempotency-key': IdempotencyKeyHeaderSchema })
 const MutatingHeadersSchema = ApiVersionHeadersSchema.extend({ 'idempotency-key': IdempotencyKeyHeaderSchema })
 
 /** How a caller finds out what happened when Qlik did not answer (the idempotency unknown-outcome problem). */
@@ -36,6 +43,7 @@ const checkTenant = (region: string, tenantId: string, what: string): string => 
 
 const UPSTREAM_ERRORS = {
   400: z.union([ProblemSchema, QlikErrorsSchema]),
+  422: ProblemSchema,
   412: QlikErrorsSchema,
   429: QlikErrorsSchema,
   ...AUTHENTICATED_ERRORS
@@ -72,6 +80,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     body: request.body,
     requestId: request.id,
     logger: request.log,
+    brokerOrigin: brokerOrigin(request),
     idempotencyKey
   })))
 
@@ -80,10 +89,10 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     schema: {
       tags: TAGS,
       operationId: 'getTenant',
-      summary: 'Read a tenant',
+      summary: 'Read a tenant (on the tenant\'s own host)',
       security: BEARER_SECURITY,
       params: TenantParamsSchema,
-      headers: ApiVersionHeadersSchema,
+      headers: TenantHostHeadersSchema,
       response: { 200: TenantSchema, ...UPSTREAM_ERRORS }
     }
   }, async (request, reply) => sendCaptured(reply, await lifecycle.run({
@@ -91,11 +100,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     regionCode: request.params.region,
     action: 'tenants:read',
     tenantId: request.params.tenantId,
+    tenantHostname: request.headers['qlik-tenant-hostname'],
     method: 'GET',
     path: `/api/v1/tenants/${request.params.tenantId}`,
     headers: upstreamRequestHeaders(request.headers, request.id),
     requestId: request.id,
-    logger: request.log
+    logger: request.log,
+    brokerOrigin: brokerOrigin(request)
   })))
 
   app.patch('/regions/:region/api/v1/tenants/:tenantId', {
@@ -103,10 +114,10 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     schema: {
       tags: TAGS,
       operationId: 'patchTenant',
-      summary: 'Rename a tenant, add an alias hostname, or change its flags (JSON Patch replace operations)',
+      summary: 'Rename a tenant, add an alias hostname, or change its flags (JSON Patch replace operations; on the tenant\'s own host)',
       security: BEARER_SECURITY,
       params: TenantParamsSchema,
-      headers: MutatingHeadersSchema,
+      headers: PatchHeadersSchema,
       body: TenantPatchRequestSchema,
       response: { 204: z.undefined().describe('Patched.'), ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
@@ -117,12 +128,14 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
     regionCode: request.params.region,
     action: 'tenants:update',
     tenantId: request.params.tenantId,
+    tenantHostname: request.headers['qlik-tenant-hostname'],
     method: 'PATCH',
     path: `/api/v1/tenants/${request.params.tenantId}`,
     headers: upstreamRequestHeaders(request.headers, request.id),
     body: request.body,
     requestId: request.id,
     logger: request.log,
+    brokerOrigin: brokerOrigin(request),
     idempotencyKey
   })))
 
@@ -158,7 +171,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
       body: request.body ?? {},
       requestId: request.id,
       logger: request.log,
+      brokerOrigin: brokerOrigin(request),
       idempotencyKey
     })))
   }
+}
+
+/** How the caller reached the broker, for a redirect Qlik gives. */
+function brokerOrigin (request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`
 }

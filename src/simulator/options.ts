@@ -34,7 +34,8 @@ const optionsSchema = z.strictObject({
   guessDeactivateConfirmHostname: z.enum(['first', 'any']).optional(),
   guessRedeactivateAccepted: z.boolean().optional(),
   guessUnknownTenantTokenStatus: z.union([z.literal(401), z.literal(404)]).optional(),
-  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional()
+  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
+  guessRegisterServesTenantReads: z.boolean().optional()
 })
 
 export interface ResolvedOptions {
@@ -53,6 +54,7 @@ export interface ResolvedOptions {
   guessRedeactivateAccepted: boolean
   guessUnknownTenantTokenStatus: 401 | 404
   now: () => number
+  guessRegisterServesTenantReads: boolean
 }
 
 /** Applies defaults; throws a TypeError naming every bad option. */
@@ -76,6 +78,7 @@ export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions 
     guessDeactivateConfirmHostname: o.guessDeactivateConfirmHostname ?? 'first',
     guessRedeactivateAccepted: o.guessRedeactivateAccepted ?? true,
     guessUnknownTenantTokenStatus: o.guessUnknownTenantTokenStatus ?? 401,
-    now: o.now ?? Date.now
+    now: o.now ?? Date.now,
+    guessRegisterServesTenantReads: o.guessRegisterServesTenantReads ?? false
   }
 }

@@ -69,6 +69,16 @@ function licenseRefusal (core: SimulatorCore, licenseKey: string | undefined): S
   return undefined
 }
 
+/**
+ * GET and PATCH of a tenant are documented on the tenant host only; on the
+ * register host they are answered as Qlik answers a route it does not have,
+ * unless the (undocumented) guess is turned on (docs/reference/qlik-cloud-api.md §11).
+ */
+function unservedOnRegister (core: SimulatorCore, ctx: RouteContext): SimResponse | undefined {
+  if (ctx.site.kind !== 'register' || core.options.guessRegisterServesTenantReads) return undefined
+  return qlikError(404, E.notFound, `No route ${ctx.method} ${ctx.path} on a register host`)
+}
+
 function create (core: SimulatorCore, ctx: RouteContext): SimResponse {
   if (ctx.site.kind !== 'register') return registerOnly()
   const parsed = parseJson(ctx.body)
@@ -87,6 +97,8 @@ function create (core: SimulatorCore, ctx: RouteContext): SimResponse {
 }
 
 function get (core: SimulatorCore, ctx: RouteContext): SimResponse {
+  const unserved = unservedOnRegister(core, ctx)
+  if (unserved !== undefined) return unserved
   const record = visibleRecord(core, ctx)
   return record === undefined ? notFound() : { status: 200, body: record.tenant }
 }
@@ -99,6 +111,8 @@ function me (ctx: RouteContext): SimResponse {
 type Change = (tenant: Tenant, record: TenantRecord) => void
 
 function patch (core: SimulatorCore, ctx: RouteContext): SimResponse {
+  const unserved = unservedOnRegister(core, ctx)
+  if (unserved !== undefined) return unserved
   const record = visibleRecord(core, ctx)
   if (record === undefined) return notFound()
   const parsed = parseJson(ctx.body)

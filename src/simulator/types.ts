@@ -62,6 +62,13 @@ export interface QlikSimulatorOptions {
   guessUnknownTenantTokenStatus?: 401 | 404
   /** Clock in epoch milliseconds, for tests that control time. Default `Date.now`. */
   now?: () => number
+  /**
+   * A guess, not documented by Qlik: the register host also serves GET and
+   * PATCH of a tenant (docs/reference/qlik-cloud-api.md §11 marks it [U]).
+   * Default false: the register host answers those as an unknown route (404),
+   * as Qlik documents only create, deactivate and reactivate there.
+   */
+  guessRegisterServesTenantReads?: boolean
 }
 
 export type TenantStatus = 'active' | 'disabled' | 'deleted' | 'user-access-disabled'

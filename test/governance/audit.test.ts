@@ -33,7 +33,7 @@ await describe('audit trail', async () => {
     const middle = new Date().toISOString()
     await sleep(25)
     assertProblem(await http(stack.url, 'POST', '/regions/eu/api/v1/tenants', { headers: { ...bearer(stack.keys.nobody), 'x-request-id': 'act-2' }, body: { licenseKey: 'lk' } }), 403, 'QB_FORBIDDEN')
-    assertProblem(await http(stack.url, 'GET', '/regions/eu/tenants/NoSuchTenant42/api/v1/users', { headers: { ...admin, 'x-request-id': 'act-3' } }), 404, 'QB_TENANT_NOT_FOUND')
+    assertProblem(await http(stack.url, 'GET', '/regions/eu/tenants/NoSuchTenant42/api/v1/users', { headers: { ...admin, 'x-request-id': 'act-3' } }), 422, 'QB_TENANT_HOST_UNKNOWN')
     const user = await http(stack.url, 'POST', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users?fields=id`, { headers: { ...admin, 'x-request-id': 'act-4' }, body: { name: 'Ada', email: 'ada@example.com' } })
     assert.equal(user.status, 201, user.text)
     assertProblem(await http(stack.url, 'POST', `/regions/us/api/v1/tenants/${tenant.id}/actions/deactivate`, { headers: { ...bearer(stack.keys.reader), 'x-request-id': 'act-5', 'qlik-confirm-hostname': tenant.hostnames[0] ?? '' }, body: {} }), 403, 'QB_FORBIDDEN')
@@ -48,7 +48,7 @@ await describe('audit trail', async () => {
     const entries = (await client.xrange(streamKey, '-', '+')).map(([, fields]) => fromFields(fields))
     assert.deepEqual(entries.map((event) => event?.requestId), ['act-1', 'act-2', 'act-3', 'act-4', 'act-5'], 'exactly one event per action, in order')
     const [create, denied, failed, passThrough, lifecycleDenied] = entries
-    assert.deepEqual({ ...create, time: undefined, durationMs: undefined }, { time: undefined, durationMs: undefined, requestId: 'act-1', caller: 'admin', region: 'eu', tenant: tenant.id, action: 'tenants:create', outcome: 'allowed', upstreamStatus: 201, idempotencyKey: 'audit-create' })
+    assert.deepEqual({ ...create, time: undefined, durationMs: undefined }, { time: undefined, durationMs: undefined, requestId: 'act-1', caller: 'admin', region: 'eu', tenant: tenant.id, tenantHostname: tenant.hostnames[0], action: 'tenants:create', outcome: 'allowed', upstreamStatus: 201, idempotencyKey: 'audit-create' })
     assert.ok(typeof create?.durationMs === 'number' && create.durationMs >= 0)
     assert.ok((create?.time ?? '') >= start && (create?.time ?? '') <= end)
     assert.deepEqual({ caller: denied?.caller, action: denied?.action, outcome: denied?.outcome, upstreamStatus: denied?.upstreamStatus }, { caller: 'nobody', action: 'tenants:create', outcome: 'denied', upstreamStatus: undefined })
@@ -67,8 +67,8 @@ await describe('audit trail', async () => {
     // The admin's refused read is an event of its own.
     assert.deepEqual(events(await audit(stack, stack.keys.auditor, '?caller=admin')).map((event) => event.requestId), ['read-admin', 'act-4', 'act-3', 'act-1'])
     assert.deepEqual(events(await audit(stack, stack.keys.auditor, '?region=us')).map((event) => event.requestId), ['act-5'])
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?tenant=${tenant.id}`)).map((event) => event.requestId), ['act-5', 'act-1'])
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?caller=admin&region=eu&tenant=${tenant.hostnames[0] ?? ''}`)).map((event) => event.requestId), ['act-4'])
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?tenant=${tenant.id}`)).map((event) => event.requestId), ['act-5', 'act-4', 'act-1'], 'the call made by hostname too: events carry the canonical tenant')
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?caller=admin&region=eu&tenant=${tenant.hostnames[0] ?? ''}`)).map((event) => event.requestId), ['act-4', 'act-1'])
     assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?since=${encodeURIComponent(middle)}&until=${encodeURIComponent(end)}&caller=admin`)).map((event) => event.requestId), ['act-4', 'act-3'])
     assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?until=${encodeURIComponent(middle)}&region=eu`)).map((event) => event.requestId), ['act-1'])
     const firstPage = await audit(stack, stack.keys.auditor, '?caller=admin&limit=3')
@@ -98,7 +98,7 @@ await describe('audit trail', async () => {
     stack.writeConfig({ callers: [...stack.callers, { name: 'eu-auditor', apiKeyHashes: [key.hash], grants: [{ regions: ['eu'], actions: ['audit:read'] }] }] })
     await eventually(async () => (await http(stack.url, 'GET', '/regions', { headers: bearer(key.key) })).status === 200, 5_000, 'the eu auditor being loaded')
     const tenant = stack.simulator.addTenant({ region: 'us' })
-    await http(stack.url, 'GET', `/regions/us/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'in-us' } })
+    await http(stack.url, 'GET', `/regions/us/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'in-us', 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })
     await http(stack.url, 'POST', '/regions/eu/api/v1/tenants', { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'in-eu' }, body: { licenseKey: 'x' } })
     const seen = events(await audit(stack, key.key)).map((event) => event.requestId)
     assert.ok(seen.includes('in-eu'))
@@ -125,7 +125,7 @@ await describe('audit trail', async () => {
     t.after(async () => { await ownRedis.close() })
     const stack = await startGovernanceStack(t, { redis: ownRedis })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    const read = async (id: string): Promise<number> => (await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': id } })).status
+    const read = async (id: string): Promise<number> => (await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': id, 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })).status
     assert.equal(await read('up-1'), 200)
     const client = ownRedis.client()
     const stored = async (): Promise<string[]> => {

@@ -64,7 +64,7 @@ await describe('policy', async () => {
   await it('changes grants of a caller that stays, mid-run', async (t) => {
     const stack = await startGovernanceStack(t, { redis })
     const tenant = stack.simulator.addTenant({ region: 'us' })
-    const read = async (): Promise<number> => (await http(stack.url, 'GET', `/regions/us/api/v1/tenants/${tenant.id}`, { headers: bearer(stack.keys.reader) })).status
+    const read = async (): Promise<number> => (await http(stack.url, 'GET', `/regions/us/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.reader), 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })).status
     assert.equal(await read(), 403, 'the reader reads eu only')
     stack.writeConfig({ callers: stack.callers.map((caller) => caller.name === 'reader' ? { ...caller, grants: [{ regions: ['eu', 'us'], actions: ['tenants:read'] }] } : caller) })
     await eventually(async () => await read() === 200, 5_000, 'the widened grant applying')

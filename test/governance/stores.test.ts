@@ -130,6 +130,23 @@ await describe('governance stores (each contract against Redis and memory)', asy
         assert.equal((await registry.findByHostname('eu', 't1.eu.qlikcloud.com'))?.status, 'disabled')
         assert.equal(await registry.findByHostname('us', 't1.eu.qlikcloud.com'), undefined, 'per region')
       })
+
+      await it('gives a hostname to one tenant at a time, and replaces the whole list from a Qlik answer (issue 10 §1)', async () => {
+        const registry = make()
+        const shared = 'shared.eu.qlikcloud.com'
+        await registry.record(tenant('A', '2026-01-01T00:00:00.000Z', { hostnames: ['a.eu.qlikcloud.com', shared] }))
+        await registry.record(tenant('B', '2026-01-01T00:00:01.000Z', { hostnames: ['b.eu.qlikcloud.com'] }))
+        await registry.update('eu', 'B', { alias: shared }, '2026-01-02T00:00:00.000Z')
+        assert.equal((await registry.findByHostname('eu', shared))?.id, 'B')
+        assert.deepEqual((await registry.get('eu', 'A'))?.hostnames, ['a.eu.qlikcloud.com'], 'A no longer holds the alias B took')
+        // A Qlik answer lists every hostname: the ones left go, the new ones are taken from whoever had them.
+        await registry.update('eu', 'A', { hostnames: ['a.eu.qlikcloud.com', shared] }, '2026-01-03T00:00:00.000Z')
+        assert.equal((await registry.findByHostname('eu', shared))?.id, 'A')
+        assert.deepEqual((await registry.get('eu', 'B'))?.hostnames, ['b.eu.qlikcloud.com'])
+        await registry.update('eu', 'A', { hostnames: ['a.eu.qlikcloud.com'] }, '2026-01-04T00:00:00.000Z')
+        assert.equal(await registry.findByHostname('eu', shared), undefined, 'a hostname nobody lists now is nobody\'s')
+        assert.equal((await registry.findByHostname('eu', 'a.eu.qlikcloud.com'))?.id, 'A')
+      })
     })
   }
 

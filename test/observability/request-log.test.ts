@@ -12,7 +12,7 @@ await describe('request log', async () => {
     const lines = (): LogLine[] => stack.logs.lines.map((line) => JSON.parse(line) as LogLine)
     const before = lines().length
 
-    const read = await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${tenant.id}?x=1`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'log-1' } })
+    const read = await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${tenant.id}?x=1`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'log-1', 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })
     assert.equal(read.status, 200)
     const refused = await http(stack.url, 'GET', '/regions/eu', { headers: { 'x-request-id': 'log-2' } })
     assert.equal(refused.status, 401)

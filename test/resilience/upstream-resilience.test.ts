@@ -29,7 +29,7 @@ await describe('Qlik\'s shared rate budget, retries, circuit breaker and caller 
     const sent: Array<Promise<number>> = []
     for (let n = 0; Date.now() - started < durationMs; n++) {
       const target = cluster.brokers[n % 2]?.url ?? ''
-      sent.push(fetch(`${target}/regions/eu/tenants/${tenant.id}/api/v1/spaces`, { method: 'POST', headers, body: JSON.stringify({ name: `space-${n}`, type: 'shared' }) }).then(async (response) => { await response.arrayBuffer(); return response.status }))
+      sent.push(fetch(`${target}/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/spaces`, { method: 'POST', headers, body: JSON.stringify({ name: `space-${n}`, type: 'shared' }) }).then(async (response) => { await response.arrayBuffer(); return response.status }))
       await new Promise((resolve) => setTimeout(resolve, 1000 / 90))
     }
     const statuses = await Promise.all(sent)
@@ -54,35 +54,36 @@ await describe('Qlik\'s shared rate budget, retries, circuit breaker and caller 
     const tenant = stack.simulator.addTenant({ region: 'eu' })
     const path = `/regions/eu/api/v1/tenants/${tenant.id}`
     const answers = []
-    for (let n = 0; n < 6; n++) answers.push(await http(stack.url, 'GET', path, { headers: bearer(stack.keys.admin) }))
+    const placed = { 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' }
+    for (let n = 0; n < 6; n++) answers.push(await http(stack.url, 'GET', path, { headers: { ...bearer(stack.keys.admin), ...placed } }))
     assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 200, 200, 429])
     assert.equal(answers[0]?.headers['ratelimit-limit'], '5')
     assert.equal(answers[0]?.headers['ratelimit-remaining'], '4')
     const refused = answers[5]
     assert.equal(refused?.json<{ code: string }>().code, 'QB_QUOTA_EXCEEDED')
     assert.ok(Number(refused?.headers['retry-after']) >= 1)
-    assert.equal((await http(stack.url, 'GET', path, { headers: bearer(stack.keys.reader) })).status, 200, 'another caller is not affected')
+    assert.equal((await http(stack.url, 'GET', path, { headers: { ...bearer(stack.keys.reader), ...placed } })).status, 200, 'another caller is not affected')
     assert.equal(stack.simulator.counters().requests['GET /api/v1/tenants/{tenantId}'], 6, 'the refused request never reached Qlik')
   })
 
   await it('gets every GET through 30 % injected 429s and 10 % 503s, and never sends a POST twice', async (t) => {
     const stack = await startStack(t, { redis, env: { QLIK_RETRY_MAX_ATTEMPTS: '12', QLIK_BUDGET_MAX_WAIT_MS: '5000', QLIK_BREAKER_FAILURES: '1000', QLIK_TIER1_LIMIT: '100000/60s', QLIK_TIER2_LIMIT: '100000/60s' } })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    const admin = bearer(stack.keys.admin)
-    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users/me`, { headers: admin })).status, 200)
+    const admin = { ...bearer(stack.keys.admin), 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' }
+    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users`, { headers: admin })).status, 200)
 
     stack.simulator.setFaults({ rateLimitRate: 0.3, errorRate: 0.1 / 0.7, paths: ['/api/v1/'] })
-    const gets = await runLoad({ targets: [stack.url], path: (n) => (n % 2 === 0 ? `/regions/eu/tenants/${tenant.id}/api/v1/users/me` : `/regions/eu/api/v1/tenants/${tenant.id}`), headers: admin, concurrency: 6, requests: 60 })
+    const gets = await runLoad({ targets: [stack.url], path: (n) => (n % 2 === 0 ? `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users` : `/regions/eu/api/v1/tenants/${tenant.id}`), headers: admin, concurrency: 6, requests: 60 })
     assert.equal(gets.failed, 0, `every GET succeeded: ${JSON.stringify(gets.failures)}`)
     assert.ok(stack.simulator.counters().injected.rateLimits > 0 && stack.simulator.counters().injected.errors > 0, 'faults were injected')
 
     // POSTs that Qlik carried out before failing with 503 must not be sent again.
     stack.simulator.setFaults({ errorRate: 0.5, phase: 'after', paths: ['/api/v1/users'] })
     const emails = Array.from({ length: 30 }, (_, n) => `user-${n}@example.com`)
-    const posts = await Promise.all(emails.map(async (email) => http(stack.url, 'POST', `/regions/eu/tenants/${tenant.id}/api/v1/users`, { headers: admin, body: { subject: `idp|${email}`, name: email, email } })))
+    const posts = await Promise.all(emails.map(async (email) => http(stack.url, 'POST', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users`, { headers: admin, body: { subject: `idp|${email}`, name: email, email } })))
     stack.simulator.clearFaults()
     assert.ok(posts.some((post) => post.status === 503), 'some POSTs failed after acting')
-    const users = await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users?limit=100`, { headers: admin })
+    const users = await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users?limit=100`, { headers: admin })
     const seen = users.json<{ data: Array<{ email?: string }> }>().data.map((user) => user.email).filter((email) => email !== undefined)
     // The faults act before failing, so every POST created its user: exactly once each.
     for (const email of emails) assert.equal(seen.filter((each) => each === email).length, 1, `${email} created exactly once`)
@@ -90,7 +91,8 @@ await describe('Qlik\'s shared rate budget, retries, circuit breaker and caller 
   })
 
   await it('opens the breaker after repeated failures, fails fast, shows it in /regions, and closes after a good probe', async (t) => {
-    const stack = await startStack(t, { env: { QLIK_BREAKER_FAILURES: '3', QLIK_BREAKER_COOLDOWN_MS: '800', QLIK_RETRY_MAX_ATTEMPTS: '1' } })
+    // The register host's breaker: tenant reads sent there (QLIK_TENANT_READS_VIA=register, served only under the simulator's guess).
+    const stack = await startStack(t, { env: { QLIK_BREAKER_FAILURES: '3', QLIK_BREAKER_COOLDOWN_MS: '800', QLIK_RETRY_MAX_ATTEMPTS: '1', QLIK_TENANT_READS_VIA: 'register' }, simulator: { guessRegisterServesTenantReads: true } })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
     const admin = bearer(stack.keys.admin)
     const path = `/regions/eu/api/v1/tenants/${tenant.id}`

@@ -12,7 +12,11 @@ await describe('tenant-level pass-through', async () => {
     const tenant = created.json<{ id: string, hostnames: string[] }>()
     const hostname = tenant.hostnames[0] ?? ''
 
-    const byId = await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users/me`, { headers: admin })
+    const redirect = await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users/me`, { headers: admin })
+    assert.equal(redirect.status, 302, redirect.text)
+    const location = String(redirect.headers.location)
+    assert.ok(location.startsWith(`${stack.url}/regions/eu/tenants/${tenant.id}/api/v1/users/`), `Qlik's redirect comes back as the broker's own route: ${location}`)
+    const byId = await http(stack.url, 'GET', new URL(location).pathname, { headers: admin })
     assert.equal(byId.status, 200, byId.text)
     const me = byId.json<{ subject: string, clientId: string, tenantId: string }>()
     assert.equal(me.subject, 'qlikbot\\demo-eu-client', 'the caller sees the regional client\'s bot user')
@@ -36,7 +40,7 @@ await describe('tenant-level pass-through', async () => {
   await it('passes Qlik\'s own errors back unchanged (status, body, content type)', async (t) => {
     const stack = await startStack(t)
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    const result = await http(stack.url, 'POST', `/regions/eu/tenants/${tenant.id}/api/v1/users`, { headers: bearer(stack.keys.admin), body: { name: 'no email' } })
+    const result = await http(stack.url, 'POST', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users`, { headers: bearer(stack.keys.admin), body: { name: 'no email' } })
     assert.equal(result.status, 400)
     assert.match(String(result.headers['content-type']), /^application\/json/)
     assert.ok(Array.isArray(result.json<{ errors: unknown[] }>().errors), 'Qlik\'s errors envelope')
@@ -88,10 +92,11 @@ await describe('tenant-level pass-through', async () => {
   await it('applies tenant-api grants by method and path pattern', async (t) => {
     const stack = await startStack(t)
     const tenant = stack.simulator.addTenant({ region: 'eu' })
+    const host = tenant.hostnames[0] ?? ''
     const reader = bearer(stack.keys.reader)
-    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users/me`, { headers: reader })).status, 200)
+    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${host}/api/v1/users/me`, { headers: reader })).status, 302)
     for (const [method, path] of [['POST', '/api/v1/users'], ['GET', '/api/v1/spaces'], ['DELETE', '/api/v1/users/x']] as const) {
-      const result = await http(stack.url, method, `/regions/eu/tenants/${tenant.id}${path}`, { headers: reader, ...(method === 'POST' ? { body: { name: 'a', email: 'a@b.c' } } : {}) })
+      const result = await http(stack.url, method, `/regions/eu/tenants/${host}${path}`, { headers: reader, ...(method === 'POST' ? { body: { name: 'a', email: 'a@b.c' } } : {}) })
       assert.equal(result.status, 403, `${method} ${path}`)
     }
     assert.equal((await http(stack.url, 'GET', '/regions/us/tenants/acme.us.qlikcloud.com/api/v1/users/me', { headers: reader })).status, 403, 'reader has no grant in us')
@@ -101,11 +106,11 @@ await describe('tenant-level pass-through', async () => {
     const stack = await startStack(t)
     const tenant = stack.simulator.addTenant({ region: 'eu' })
     const admin = bearer(stack.keys.admin)
-    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users/me`, { headers: admin })).status, 200)
     const host = tenant.hostnames[0] ?? ''
+    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${host}/api/v1/users/me`, { headers: admin })).status, 302)
     assert.equal(stack.simulator.revokeTokens({ host }), 1)
-    const again = await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users/me`, { headers: admin })
-    assert.equal(again.status, 200, again.text)
+    const again = await http(stack.url, 'GET', `/regions/eu/tenants/${host}/api/v1/users/me`, { headers: admin })
+    assert.equal(again.status, 302, again.text)
     assert.equal(stack.simulator.counters().mints[host], 2)
   })
 

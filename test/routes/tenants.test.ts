@@ -62,7 +62,8 @@ await describe('tenant lifecycle routes', async () => {
     assert.equal(stack.simulator.getTenant(tenant.id)?.status, 'active')
 
     const counters = stack.simulator.counters()
-    assert.deepEqual(counters.mints, { 'register.eu.qlikcloud.com': 1 }, 'one register token served all five calls')
+    assert.deepEqual(counters.mints, { 'register.eu.qlikcloud.com': 1, [hostname]: 1 }, 'one register token for create, deactivate and reactivate; GET and PATCH on the tenant\'s own host')
+    assert.equal(counters.requests['GET /api/v1/tenants/{tenantId}'], 1)
     assert.equal(counters.foreignHostTokenRequests + counters.expiredTokenRequests + counters.unknownTokenRequests, 0)
 
     const client = redis.client()
@@ -137,8 +138,9 @@ await describe('tenant lifecycle routes', async () => {
     // Qlik's real Tier 1 budget would spread 200 requests over seconds; this test is about minting.
     const stack = await startStack(t, { env: { QLIK_TIER1_LIMIT: '100000/60s' } })
     const tenant = stack.simulator.addTenant({ region: 'de' })
-    const results = await Promise.all(Array.from({ length: 200 }, async () => http(stack.url, 'GET', `/regions/de/api/v1/tenants/${tenant.id}`, { headers: bearer(stack.keys.admin) })))
+    const host = tenant.hostnames[0] ?? ''
+    const results = await Promise.all(Array.from({ length: 200 }, async () => http(stack.url, 'GET', `/regions/de/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.admin), 'qlik-tenant-hostname': host } })))
     assert.deepEqual([...new Set(results.map((result) => result.status))], [200])
-    assert.deepEqual(stack.simulator.counters().mints, { 'register.de.qlikcloud.com': 1 })
+    assert.deepEqual(stack.simulator.counters().mints, { [host]: 1 })
   })
 })

@@ -9,7 +9,8 @@ const form = (secret: string) => ({ grant_type: 'client_credentials', client_id:
 
 await describe('simulator control API and robustness', async () => {
   let sim: QlikSimulator
-  before(async () => { sim = await startSimulator() })
+  // These tests use GET/PATCH of a tenant on the register host as a probe: Qlik does not document it, the guess turns it on.
+  before(async () => { sim = await startSimulator({ guessRegisterServesTenantReads: true }) })
   after(() => sim.close())
   beforeEach(() => sim.reset({ state: true }))
 

@@ -8,7 +8,8 @@ const creds = { grant_type: 'client_credentials', client_id: CLIENT_ID, client_s
 
 await describe('simulator /oauth/token', async () => {
   let sim: QlikSimulator
-  before(async () => { sim = await startSimulator() })
+  // These tests use GET/PATCH of a tenant on the register host as a probe: Qlik does not document it, the guess turns it on.
+  before(async () => { sim = await startSimulator({ guessRegisterServesTenantReads: true }) })
   after(() => sim.close())
   beforeEach(() => sim.reset({ state: true }))
 
@@ -81,7 +82,7 @@ await describe('simulator /oauth/token', async () => {
     const back = await call(sim, `/api/v1/tenants/${tenant.id}`, { host: REGISTER, token: tenantToken })
     assert.equal(back.status, 401)
     assert.equal(sim.counters().foreignHostTokenRequests, 2)
-    assert.equal((await call(sim, '/api/v1/users/me', { host, token: tenantToken })).status, 200)
+    assert.equal((await call(sim, '/api/v1/users/me', { host, token: tenantToken })).status, 302, 'accepted: the redirect to the bot user')
   })
 
   await it('refuses missing and unknown tokens, counting unknown ones', async () => {
@@ -110,7 +111,7 @@ await describe('simulator /oauth/token', async () => {
 await describe('simulator token expiry', async () => {
   await it('refuses an expired token and counts it (controlled clock)', async () => {
     let clock = Date.parse('2026-01-01T00:00:00Z')
-    const sim = await startSimulator({ tokenLifetimeSeconds: 60, now: () => clock })
+    const sim = await startSimulator({ tokenLifetimeSeconds: 60, now: () => clock, guessRegisterServesTenantReads: true })
     try {
       const res = await call(sim, '/oauth/token', { body: creds })
       assert.equal(res.body.expires_in, 60)

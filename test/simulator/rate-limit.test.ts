@@ -7,7 +7,7 @@ await describe('simulator rate limits', async () => {
   let sim: QlikSimulator
   let clock = 0
   before(async () => {
-    sim = await startSimulator({ rateLimits: { tier1PerWindow: 3, tier2PerWindow: 2, windowMs: 10_000 }, now: () => clock })
+    sim = await startSimulator({ rateLimits: { tier1PerWindow: 3, tier2PerWindow: 2, windowMs: 10_000 }, now: () => clock, guessRegisterServesTenantReads: true }) // GET/PATCH on the register host as Tier 1/2 probes (a guess)
   })
   after(() => sim.close())
   beforeEach(() => {

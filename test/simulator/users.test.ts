@@ -18,8 +18,12 @@ await describe('simulator tenant-level APIs', async () => {
     token = await mint(sim, host)
   })
 
-  await it('answers /users/me with the client\'s bot user, stable across tokens', async () => {
-    const res = await call(sim, '/api/v1/users/me', { host, token })
+  await it('answers /users/me with a redirect to the client\'s bot user, stable across tokens', async () => {
+    const redirect = await call(sim, '/api/v1/users/me', { host, token })
+    assert.equal(redirect.status, 302, 'a redirect, as Qlik documents it (reference §11)')
+    const location = new URL(String(redirect.headers.location))
+    assert.equal(location.origin, `https://${host}`, 'to the same tenant host')
+    const res = await call(sim, location.pathname, { host, token })
     assert.equal(res.status, 200)
     const me = res.body
     assert.equal(me.subject, `qlikbot\\${CLIENT_ID}`)
@@ -36,12 +40,15 @@ await describe('simulator tenant-level APIs', async () => {
     assert.deepEqual(me.links, { self: { href: `https://${host}/api/v1/users/${me.id}` } })
     for (const gone of ['roles', 'created', 'lastUpdated']) assert.equal(me[gone], undefined, gone)
     const again = await call(sim, '/api/v1/users/me', { host, token: await mint(sim, host) })
-    assert.deepEqual(again.body, me)
+    assert.equal(again.headers.location, redirect.headers.location)
+    assert.equal((await call(sim, '/api/v1/users/000000000000000000000000', { host, token })).status, 404)
   })
 
   await it('names the bot user after the client when a name is configured', async () => {
     const us = sim.addTenant({ region: 'us' }).hostnames[0] as string
-    const res = await call(sim, '/api/v1/users/me', { host: us, token: await mint(sim, us, 'test-us-secret', 'test-us-client') })
+    const usToken = await mint(sim, us, 'test-us-secret', 'test-us-client')
+    const redirect = await call(sim, '/api/v1/users/me', { host: us, token: usToken })
+    const res = await call(sim, new URL(String(redirect.headers.location)).pathname, { host: us, token: usToken })
     assert.equal(res.body.name, 'US Broker Client')
   })
 
@@ -166,7 +173,7 @@ await describe('simulator tenant-level APIs', async () => {
     const created = await call(sim, '/api/v1/spaces', { host, token, body: { name: 'Finance', type: 'shared' } })
     assert.equal(created.status, 201)
     const me = await call(sim, '/api/v1/users/me', { host, token })
-    assert.equal(created.body.ownerId, me.body.id)
+    assert.equal(String(me.headers.location).split('/').at(-1), created.body.ownerId)
     assert.equal((await call(sim, '/api/v1/spaces', { host, token, body: { name: 'Finance', type: 'shared' } })).status, 409)
     assert.equal((await call(sim, '/api/v1/spaces', { host, token, body: { name: 'X', type: 'weird' } })).status, 400)
     assert.equal((await call(sim, '/api/v1/spaces', { host, token })).body.data.length, 1)

@@ -27,7 +27,7 @@ async function startVaultBackedLoad (t: TestContext, redis: RedisServer, options
   })
   t.after(cluster.close)
   const tenant = cluster.simulator.addTenant({ region: 'eu' })
-  const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users/me`]
+  const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users`]
   const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 8, durationMs: options.durationMs, pauseMs: 10 })
   return { vault, cluster, load }
 }
@@ -44,7 +44,7 @@ await describe('token lifecycle under load and faults', async () => {
     t.after(cluster.close)
     const eu = cluster.simulator.addTenant({ region: 'eu' })
     const us = cluster.simulator.addTenant({ region: 'us' })
-    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
     const warmUpEnds = Date.now() + 2_000
     const result = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % paths.length] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 8, durationMs: STEADY_SECONDS * 1000, pauseMs: 20 })
 

@@ -20,7 +20,7 @@ await describe('tokens across replicas', async () => {
     t.after(cluster.close)
     const eu = cluster.simulator.addTenant({ region: 'eu' })
     const us = cluster.simulator.addTenant({ region: 'us' })
-    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
     const result = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % paths.length] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 2000, requests: 2000 })
     assert.equal(result.failed, 0, JSON.stringify(result.failures))
     assert.deepEqual(cluster.simulator.counters().mints, {
@@ -61,7 +61,7 @@ await describe('tokens across replicas', async () => {
     })
     const tenant = cluster.simulator.addTenant({ region: 'eu' })
     const headers = { authorization: `Bearer ${cluster.key}` }
-    const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users/me`]
+    const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users`]
     const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers, concurrency: 20, durationMs: 6_000, pauseMs: 5 })
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     await redis.stop()
@@ -74,7 +74,7 @@ await describe('tokens across replicas', async () => {
     // Recovered: a new key is shared through Redis again (one mint for both replicas).
     const other = cluster.simulator.addTenant({ region: 'us' })
     await new Promise((resolve) => setTimeout(resolve, 1_000))
-    const after = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: () => `/regions/us/tenants/${other.id}/api/v1/users/me`, headers, concurrency: 20, requests: 100 })
+    const after = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: () => `/regions/us/tenants/${other.id}/api/v1/users`, headers, concurrency: 20, requests: 100 })
     assert.equal(after.failed, 0)
     assert.equal(cluster.simulator.counters().mints[other.hostnames[0] ?? ''], 1, 'both replicas use Redis again after it came back')
   })
@@ -191,7 +191,7 @@ await describe('tokens across replicas', async () => {
     assert.ok(broker !== undefined)
     const tenant = cluster.simulator.addTenant({ region: 'eu' })
     const headers = { authorization: `Bearer ${cluster.key}` }
-    const path = `/regions/eu/tenants/${tenant.id}/api/v1/users/me`
+    const path = `/regions/eu/tenants/${tenant.id}/api/v1/users`
     assert.equal((await fetch(`${broker.url}${path}`, { headers })).status, 200)
     cluster.simulator.setFaults({ latencyMs: 1_500, paths: ['/api/v1/users'] })
     const inFlight = Array.from({ length: 50 }, async () => fetch(`${broker.url}${path}`, { headers }).then((response) => response.status, () => 'error'))

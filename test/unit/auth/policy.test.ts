@@ -65,9 +65,21 @@ await describe('evaluatePolicy', async () => {
       assert.equal(evaluatePolicy(scoped, action('eu', 'tenants:update', ['ACME.EU.QLIKCLOUD.COM'])).allowed, true)
     })
 
-    await it('compares tenant ids exactly except for case when the grant lists them', () => {
+    await it('compares tenant ids exactly, case included, when the grant lists them', () => {
       assert.equal(evaluatePolicy(scoped, action('eu', 'tenants:read', ['t-10'])).allowed, false)
       assert.equal(evaluatePolicy(scoped, action('eu', 'tenants:read', ['t'])).allowed, false)
+      assert.equal(evaluatePolicy(scoped, action('eu', 'tenants:read', ['T-1'])).allowed, false)
+    })
+
+    await it('does not let a grant on AcmeTenant01 allow acmetenant01 (Qlik ids are case-sensitive; issue 10 §3)', () => {
+      const acme = callerWith({ regions: ['eu'], actions: ['tenants:read'], tenants: ['AcmeTenant01'] })
+      assert.equal(evaluatePolicy(acme, action('eu', 'tenants:read', ['AcmeTenant01'])).allowed, true)
+      assert.equal(evaluatePolicy(acme, action('eu', 'tenants:read', ['acmetenant01'])).allowed, false)
+      assert.equal(evaluatePolicy(acme, action('eu', 'tenants:read', ['ACMETENANT01'])).allowed, false)
+    })
+
+    await it('treats a hostname with a trailing dot as the same host', () => {
+      assert.equal(evaluatePolicy(scoped, action('eu', 'tenants:read', ['acme.eu.qlikcloud.com.'])).allowed, true)
     })
 
     await it('denies a tenant none of whose names is listed when the grant lists tenants', () => {
@@ -211,8 +223,10 @@ await describe('evaluatePolicy: generated matrix', async () => {
     if (!grant.actions.includes(name)) return false
     if (grant.tenants === '*') return true
     if (name === 'tenants:create') return false
-    const listed = new Set(grant.tenants.map((tenant) => tenant.toLowerCase()))
-    return tenants.some((tenant) => listed.has(tenant.toLowerCase()))
+    // Hostnames compare without case, ids exactly.
+    const key = (tenant: string): string => (tenant.includes('.') ? tenant.toLowerCase() : tenant)
+    const listed = new Set(grant.tenants.map(key))
+    return tenants.some((tenant) => listed.has(key(tenant)))
   }
 
   await it('denies every cell outside the grant and allows every cell inside it for callers × regions × actions × tenant scopes', () => {
@@ -265,7 +279,7 @@ await describe('evaluatePolicy: generated matrix', async () => {
         for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']) {
           for (const [path, covered] of paths) {
             for (const target of targets) {
-              const tenantOk = tenants === '*' || target.some((name) => ['t-1', 'acme.eu.qlikcloud.com'].includes(name.toLowerCase()))
+              const tenantOk = tenants === '*' || target.some((name) => name === 't-1' || name.toLowerCase() === 'acme.eu.qlikcloud.com')
               const want = ['eu', 'jp'].includes(region) && allowedMethods.has(method) && covered && tenantOk
               const got = evaluatePolicy(caller, tenantApi(region, method, path, target)).allowed
               if (got !== want) mismatches.push(`${JSON.stringify(tenants)} ${region} ${method} ${path} ${JSON.stringify(target)}: got ${String(got)}`)

@@ -98,7 +98,7 @@ await describe('loadConfig', async () => {
       assert.equal(config.cache.redisUrl, undefined)
       assert.equal(config.cache.keyPrefix, 'qlik-broker:')
       assert.equal(config.cache.expiryMarginSeconds, 300)
-      assert.equal(config.qlik.tenantReadsVia, 'register')
+      assert.equal(config.qlik.tenantReadsVia, 'tenant')
       assert.equal(config.qlik.tokenScope, undefined)
       assert.deepEqual(config.callers, [])
     })
