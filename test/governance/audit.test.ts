@@ -34,7 +34,7 @@ await describe('audit trail', async () => {
     await sleep(25)
     assertProblem(await http(stack.url, 'POST', '/regions/eu/api/v1/tenants', { headers: { ...bearer(stack.keys.nobody), 'x-request-id': 'act-2' }, body: { licenseKey: 'lk' } }), 403, 'QB_FORBIDDEN')
     assertProblem(await http(stack.url, 'GET', '/regions/eu/tenants/NoSuchTenant42/api/v1/users', { headers: { ...admin, 'x-request-id': 'act-3' } }), 422, 'QB_TENANT_HOST_UNKNOWN')
-    const user = await http(stack.url, 'POST', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users?fields=id`, { headers: { ...admin, 'x-request-id': 'act-4' }, body: { name: 'Ada', email: 'ada@example.com' } })
+    const user = await http(stack.url, 'POST', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users?fields=id`, { headers: { ...admin, 'x-request-id': 'act-4' }, body: { subject: 'idp|ada', name: 'Ada', email: 'ada@example.com' } })
     assert.equal(user.status, 201, user.text)
     assertProblem(await http(stack.url, 'POST', `/regions/us/api/v1/tenants/${tenant.id}/actions/deactivate`, { headers: { ...bearer(stack.keys.reader), 'x-request-id': 'act-5', 'qlik-confirm-hostname': tenant.hostnames[0] ?? '' }, body: {} }), 403, 'QB_FORBIDDEN')
     const end = new Date().toISOString()
