@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { call, envelope, mint, startSimulator } from './helpers.js'
+import { botUserId, call, envelope, mint, startSimulator } from './helpers.js'
 import type { CallResult } from './helpers.js'
 import type { QlikSimulator, TenantContentState } from '../../src/simulator/index.js'
 
@@ -25,7 +25,7 @@ await describe('simulator owned content (reference §7)', async () => {
     host = tenant.hostnames[0] as string
     tenantId = tenant.id
     token = await mint(sim, host)
-    botId = (await call(sim, '/api/v1/users/me', { host, token })).body.id
+    botId = await botUserId(sim, host, token)
     const old = await call(sim, `/__sim/tenants/${tenantId}/users`, { body: { clientId: 'deleted-client', name: 'Old EU client' } })
     assert.equal(old.status, 201, JSON.stringify(old.body))
     assert.equal(old.body.subject, 'qlikbot\\deleted-client')

@@ -72,3 +72,12 @@ export function envelope (res: CallResult): { code: string, title: string, detai
   if (typeof traceId !== 'string' || !/^[0-9a-f]{32}$/.test(traceId)) throw new Error(`bad traceId in ${JSON.stringify(res.body)}`)
   return errors[0]
 }
+
+/** The caller's bot user id: `/users/me` is a redirect to `/api/v1/users/{id}` (docs/reference/qlik-cloud-api.md §11). */
+export async function botUserId (sim: QlikSimulator, host: string, token: string): Promise<string> {
+  const me = await call(sim, '/api/v1/users/me', { host, token })
+  if (me.status !== 302) throw new Error(`/users/me answered ${me.status}, not a redirect`)
+  const id = String(me.headers.location).split('/').at(-1)
+  if (id === undefined || id === '') throw new Error('/users/me redirected nowhere')
+  return id
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { CLIENT_ID, REGISTER, call, envelope, mint, startSimulator } from './helpers.js'
+import { CLIENT_ID, REGISTER, botUserId, call, envelope, mint, startSimulator } from './helpers.js'
 import type { QlikSimulator } from '../../src/simulator/index.js'
 
 await describe('simulator tenant-level APIs', async () => {
@@ -100,7 +100,7 @@ await describe('simulator tenant-level APIs', async () => {
   })
 
   await it('filters users SCIM-like and case-insensitively (reference §7, §11)', async () => {
-    const botId = (await call(sim, '/api/v1/users/me', { host, token })).body.id
+    const botId = await botUserId(sim, host, token)
     for (const [subject, name, email] of [['idp|ada', 'Ada Lovelace', 'ada@example.com'], ['idp|alan', 'Alan Turing', 'alan@example.com'], ['idp|grace', 'Grace Hopper', 'grace@navy.example']]) {
       assert.equal((await call(sim, '/api/v1/users', { host, token, body: { subject, name, email } })).status, 201)
     }
