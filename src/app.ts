@@ -6,7 +6,7 @@ import type { Config } from './config/load-config.js'
 import { authentication } from './http/authentication.js'
 import { callerQuota } from './http/caller-quota.js'
 import { errorHandler } from './http/error-handler.js'
-import { requestIdOf } from './http/request-id.js'
+import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
 import { observability } from './observability/metrics-http.js'
 import type { Readiness } from './observability/readiness.js'
@@ -53,7 +53,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new RequestLog(),
-    genReqId: requestIdOf,
+    genReqId: brokerRequestId,
     requestIdHeader: false,
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
@@ -66,7 +66,12 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   let closing = false
-  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    // The caller's own id rides along on every log line of the request (and so on its audit event), beside the broker's.
+    const callerRequestId = callerRequestIdOf(request.headers)
+    if (callerRequestId !== undefined) request.log = request.log.child({ callerRequestId })
+  })
   // Requests in flight when the drain starts still finish; their keep-alive
   // connections must not hold the server open afterwards.
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })

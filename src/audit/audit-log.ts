@@ -38,7 +38,7 @@ export function toFields (event: AuditRecord): string[] {
   return fields
 }
 
-const FIELD_NAMES = ['time', 'requestId', 'caller', 'region', 'tenant', 'action', 'outcome', 'upstreamStatus', 'durationMs', 'idempotencyKey', 'method', 'path'] as const satisfies ReadonlyArray<keyof AuditRecord>
+const FIELD_NAMES = ['time', 'requestId', 'callerRequestId', 'caller', 'region', 'tenant', 'action', 'outcome', 'upstreamStatus', 'durationMs', 'idempotencyKey', 'method', 'path'] as const satisfies ReadonlyArray<keyof AuditRecord>
 const NUMERIC = new Set<string>(['upstreamStatus', 'durationMs'])
 const OUTCOMES = new Set(['allowed', 'denied', 'failed'])
 

@@ -1,5 +1,5 @@
 import { BrokerError } from '../http/broker-error.js'
-import { audit, type AuditEvent } from '../observability/audit.js'
+import { audit, callerRequestIdOf, type AuditEvent } from '../observability/audit.js'
 import type { Logger } from '../observability/logger.js'
 import type { AuditLog, AuditRecord } from './audit-log.js'
 
@@ -73,9 +73,10 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
     kind: log.kind,
     async record (requestLogger, event) {
       audit(requestLogger, event)
+      const callerRequestId = event.callerRequestId ?? callerRequestIdOf(requestLogger)
       // Not awaited: the request does not wait for the audit store, and an
       // outage there never fails it (the log line above is already written).
-      log.append({ time: new Date(now()).toISOString(), ...event }).catch((error: unknown) => {
+      log.append({ time: new Date(now()).toISOString(), ...event, ...(callerRequestId === undefined ? {} : { callerRequestId }) }).catch((error: unknown) => {
         unreported++
         if (now() - lastReported >= interval) {
           logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)

@@ -1,7 +1,10 @@
 import type { Logger } from './logger.js'
 
 export interface AuditEvent {
+  /** The broker's id of the request (never the caller's choice). */
   requestId: string
+  /** The caller's `x-request-id`, sanitised and bounded (src/http/request-id.ts), when it sent one. */
+  callerRequestId?: string | undefined
   caller: string
   region: string
   action: string
@@ -14,6 +17,16 @@ export interface AuditEvent {
   /** Tenant-level pass-through calls: method and path (no query string). */
   method?: string | undefined
   path?: string | undefined
+}
+
+/**
+ * The caller's request id, which the request's logger carries as a binding
+ * (set once in app.ts for every request), so every audit event gets it
+ * without each route passing it along.
+ */
+export function callerRequestIdOf (logger: Logger): string | undefined {
+  const value = (logger as { bindings?: () => Record<string, unknown> }).bindings?.().callerRequestId
+  return typeof value === 'string' ? value : undefined
 }
 
 /** One line per tenant action, marked `audit: true` so log pipelines can route it. */

@@ -12,7 +12,8 @@ import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema } from './schemas.
 export const AuditEventSchema = z.object({
   id: z.string().describe('Position in the audit log (a Redis stream id).'),
   time: z.string(),
-  requestId: z.string(),
+  requestId: z.string().describe('The broker\'s id of the request (the `x-request-id` it answered with).'),
+  callerRequestId: z.string().optional().describe('The `x-request-id` the caller sent, sanitised and cut to 128 characters.'),
   caller: z.string(),
   region: z.string(),
   tenant: z.string().optional(),
