@@ -4,8 +4,9 @@ import type { Logger as PinoLogger } from 'pino'
 import type { CallerVerifier } from './auth/caller.js'
 import type { Config } from './config/load-config.js'
 import { authentication } from './http/authentication.js'
+import { BrokerError } from './http/broker-error.js'
 import { callerQuota } from './http/caller-quota.js'
-import { errorHandler } from './http/error-handler.js'
+import { clientErrorHandler, errorHandler, frameworkErrorProblem } from './http/error-handler.js'
 import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
 import { observability } from './observability/metrics-http.js'
@@ -58,7 +59,10 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Refused while draining by the onRequest hook below, as problem+json.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorProblem,
+    clientErrorHandler,
     // Tenant hostnames can be 253 characters long.
     routerOptions: { maxParamLength: 300 }
   }).withTypeProvider<ZodTypeProvider>()
@@ -68,6 +72,10 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   let closing = false
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    if (closing) {
+      reply.header('connection', 'close')
+      throw new BrokerError('QB_SHUTTING_DOWN', 'this broker replica is shutting down; send the request again (another replica will take it)', { headers: { 'retry-after': '1' } })
+    }
     // The caller's own id rides along on every log line of the request (and so on its audit event), beside the broker's.
     const callerRequestId = callerRequestIdOf(request.headers)
     if (callerRequestId !== undefined) request.log = request.log.child({ callerRequestId })

@@ -5,6 +5,7 @@
  */
 export const ERROR_CATALOGUE = {
   QB_INVALID_REQUEST: { status: 400, title: 'The request is not valid' },
+  QB_INVALID_URL: { status: 400, title: 'The request URL cannot be decoded' },
   QB_INVALID_TENANT: { status: 400, title: 'The tenant reference is not allowed' },
   QB_INVALID_PATH: { status: 400, title: 'The upstream path is not allowed' },
   QB_UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
@@ -13,14 +14,17 @@ export const ERROR_CATALOGUE = {
   QB_UNKNOWN_REGION: { status: 404, title: 'Unknown region' },
   QB_TENANT_NOT_FOUND: { status: 404, title: 'Tenant not found' },
   QB_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  QB_REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
   QB_TENANT_DEACTIVATED: { status: 409, title: 'The tenant is deactivated' },
   QB_IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
   QB_IDEMPOTENCY_OUTCOME_UNKNOWN: { status: 409, title: 'The outcome of the request with this Idempotency-Key is unknown' },
   QB_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  QB_URI_TOO_LONG: { status: 414, title: 'A path segment is longer than the broker accepts' },
   QB_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   QB_IDEMPOTENCY_MISMATCH: { status: 422, title: 'This Idempotency-Key was used for a different request' },
   QB_RATE_LIMITED: { status: 429, title: 'Qlik\'s rate budget for this tenant is spent' },
   QB_QUOTA_EXCEEDED: { status: 429, title: 'The caller\'s request quota is spent' },
+  QB_HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are larger than the broker accepts' },
   QB_INTERNAL: { status: 500, title: 'Internal error' },
   QB_CREDENTIALS_REJECTED: { status: 502, title: 'Qlik rejected the regional client credentials' },
   QB_TOKEN_UNAVAILABLE: { status: 502, title: 'No access token could be obtained from Qlik' },
@@ -29,6 +33,7 @@ export const ERROR_CATALOGUE = {
   QB_SHUTTING_DOWN: { status: 503, title: 'The broker is shutting down' },
   QB_IDEMPOTENCY_UNAVAILABLE: { status: 503, title: 'Idempotency keys cannot be checked right now' },
   QB_REGISTRY_UNAVAILABLE: { status: 503, title: 'The broker\'s tenant registry is unavailable' },
+  QB_AUDIT_UNAVAILABLE: { status: 503, title: 'The audit trail cannot be read right now' },
   QB_UPSTREAM_RATE_LIMITED: { status: 503, title: 'Qlik is rate limiting the regional client' },
   QB_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Qlik is failing; requests to it are paused' },
   QB_UPSTREAM_TIMEOUT: { status: 504, title: 'Qlik did not answer in time' }
