@@ -1,7 +1,7 @@
 import { BrokerError } from '../http/broker-error.js'
 import { audit, callerRequestIdOf, type AuditEvent } from '../observability/audit.js'
 import type { Logger } from '../observability/logger.js'
-import type { AuditLog, AuditRecord } from './audit-log.js'
+import type { AuditLog, AuditRange, AuditRecord, StoredAuditRecord } from './audit-log.js'
 
 export interface AuditQuery {
   caller?: string | undefined
@@ -69,6 +69,15 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
     return true
   }
 
+  /** A store that cannot be read (Redis down) is the broker's dependency being out, not a broker bug: 503 with a clear problem. */
+  async function readOrUnavailable (range: AuditRange): Promise<StoredAuditRecord[]> {
+    try {
+      return await log.read(range)
+    } catch (error) {
+      throw new BrokerError('QB_AUDIT_UNAVAILABLE', `the audit trail (${log.kind}) cannot be read right now; events are still recorded and can be read once it is back`, { headers: { 'retry-after': '5' }, cause: error })
+    }
+  }
+
   return {
     kind: log.kind,
     async record (requestLogger, event) {
@@ -96,7 +105,7 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
       let scanned = 0
       for (;;) {
         const count = Math.min(BATCH, SCAN_BUDGET - scanned)
-        const batch = await log.read({ before, fromMs, toMs, count })
+        const batch = await readOrUnavailable({ before, fromMs, toMs, count })
         for (const { id, event } of batch) {
           scanned++
           before = id

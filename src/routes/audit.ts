@@ -56,7 +56,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
       description: 'Requires an `audit:read` grant; events outside its regions and tenants are left out. Filters combine with AND.',
       security: BEARER_SECURITY,
       querystring: AuditQuerySchema,
-      response: { 200: AuditListSchema, 400: ProblemSchema, ...AUTHENTICATED_ERRORS }
+      response: { 200: AuditListSchema, 400: ProblemSchema, ...AUTHENTICATED_ERRORS, 503: ProblemSchema.describe('QB_AUDIT_UNAVAILABLE: the audit store (Redis) cannot be read right now; retry after Retry-After.') }
     }
   }, async (request) => {
     const caller = callerOf(request)
