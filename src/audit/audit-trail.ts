@@ -1,6 +1,7 @@
 import { BrokerError } from '../http/broker-error.js'
 import { audit, callerRequestIdOf, type AuditEvent } from '../observability/audit.js'
 import type { Logger } from '../observability/logger.js'
+import { redactUrl } from '../observability/redact-url.js'
 import type { AuditLog, AuditRange, AuditRecord, StoredAuditRecord } from './audit-log.js'
 
 export interface AuditQuery {
@@ -80,7 +81,9 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
 
   return {
     kind: log.kind,
-    async record (requestLogger, event) {
+    async record (requestLogger, given) {
+      // A path never carries its query today; should one ever, no credential in it is recorded.
+      const event = given.path === undefined ? given : { ...given, path: redactUrl(given.path) }
       audit(requestLogger, event)
       const callerRequestId = event.callerRequestId ?? callerRequestIdOf(requestLogger)
       // Not awaited: the request does not wait for the audit store, and an

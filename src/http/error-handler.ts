@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { BrokerError, type ErrorIssue } from './broker-error.js'
+import { redactUrl } from '../observability/redact-url.js'
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js'
 
 /** Fastify's own client-error codes and what the broker calls them. */
@@ -59,7 +60,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    request.log.info({ method: request.method, url: request.url }, 'no such route')
+    request.log.info({ method: request.method, url: redactUrl(request.url) }, 'no such route')
     return sendProblem(reply, request, new BrokerError('QB_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}; see /docs`))
   })
 }
