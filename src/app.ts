@@ -97,7 +97,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(regionRoutes, { regions: deps.regions, readiness: deps.readiness })
   const governance = deps.governance ?? createMemoryGovernance(config, options.logger)
-  const idempotency = createIdempotency({ store: governance.idempotency, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
+  const idempotency = createIdempotency({ store: governance.idempotency, audit: governance.audit, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
   await app.register(tenantRoutes, {
     lifecycle: createTenantLifecycle({ regions: deps.regions, gateway: deps.gateway, tenantReadsVia: config.qlik.tenantReadsVia, registry: governance.registry, audit: governance.audit }),
     idempotency

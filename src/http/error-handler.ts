@@ -71,7 +71,7 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
  * (`%c0%ae`), a path parameter longer than the router keeps. Same
  * problem+json as every other refusal, with a stable code.
  */
-export function frameworkErrorProblem (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function frameworkErrorProblem (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const problem = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
     ? new BrokerError('QB_URI_TOO_LONG', 'a segment of the request path is longer than the broker accepts (a tenant hostname is at most 253 characters)')
     : error.code === 'FST_ERR_BAD_URL'
@@ -80,7 +80,9 @@ export function frameworkErrorProblem (error: FastifyError, request: FastifyRequ
   request.log.info({ code: problem.code, fastifyCode: error.code }, 'request refused by the router')
   // No hook runs for these: the id the other answers get in app.ts is set here.
   reply.header('x-request-id', request.id)
-  return sendProblem(reply, request, problem)
+  // A FastifyReply is thenable but sending does not reject; Fastify wants nothing back from this callback.
+  // eslint-disable-next-line no-void
+  void sendProblem(reply, request, problem)
 }
 
 const CLIENT_ERRORS: Record<string, BrokerError> = {

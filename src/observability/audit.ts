@@ -1,5 +1,19 @@
 import type { Logger } from './logger.js'
 
+/**
+ * What became of an action:
+ * - allowed: sent to Qlik and answered (see upstreamStatus);
+ * - denied: refused by the policy in force;
+ * - failed: the broker could not complete it;
+ * - replayed: answered from the stored answer of its Idempotency-Key (upstreamStatus is the stored status);
+ * - in-progress: refused because the first request with its Idempotency-Key is still running;
+ * - mismatch: refused because its Idempotency-Key was first used for a different request;
+ * - outcome-unknown: refused because the first request with its Idempotency-Key got no answer from Qlik;
+ * - refused: refused by the broker before anything else (e.g. an invalid Idempotency-Key header).
+ */
+export const AUDIT_OUTCOMES = ['allowed', 'denied', 'failed', 'replayed', 'in-progress', 'mismatch', 'outcome-unknown', 'refused'] as const
+export type AuditOutcome = typeof AUDIT_OUTCOMES[number]
+
 export interface AuditEvent {
   /** The broker's id of the request (never the caller's choice). */
   requestId: string
@@ -9,7 +23,7 @@ export interface AuditEvent {
   region: string
   action: string
   tenant?: string | undefined
-  outcome: 'allowed' | 'denied' | 'failed'
+  outcome: AuditOutcome
   upstreamStatus?: number | undefined
   durationMs?: number | undefined
   /** The caller's Idempotency-Key, when it sent one. */

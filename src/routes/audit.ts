@@ -6,6 +6,7 @@ import type { AuditRecord } from '../audit/audit-log.js'
 import type { AuditTrail } from '../audit/audit-trail.js'
 import { callerOf } from '../http/authentication.js'
 import { BrokerError } from '../http/broker-error.js'
+import { AUDIT_OUTCOMES } from '../observability/audit.js'
 import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
 import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema } from './schemas.js'
 
@@ -18,7 +19,7 @@ export const AuditEventSchema = z.object({
   region: z.string(),
   tenant: z.string().optional(),
   action: z.string().describe('tenants:create … tenants:reactivate, tenant-api (with method and path) or audit:read.'),
-  outcome: z.enum(['allowed', 'denied', 'failed']).describe('allowed: sent to Qlik and answered (see upstreamStatus); denied: refused by policy; failed: the broker could not complete it.'),
+  outcome: z.enum(AUDIT_OUTCOMES).describe('allowed: sent to Qlik and answered (see upstreamStatus); denied: refused by the policy in force; failed: the broker could not complete it; replayed: answered from the stored answer of its Idempotency-Key (upstreamStatus: the stored status); in-progress, mismatch, outcome-unknown: refused because of what its Idempotency-Key holds; refused: refused before anything else (e.g. an invalid Idempotency-Key).'),
   upstreamStatus: z.int().optional(),
   durationMs: z.number().optional(),
   idempotencyKey: z.string().optional(),

@@ -68,7 +68,8 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
       const policyRequest = { kind: 'tenant-api' as const, region: region.code, method, path }
       const event = { requestId: request.id, caller: caller.name, region: region.code, tenant: request.params.tenant, action: 'tenant-api', method, path }
 
-      const call = async (idempotencyKey: string | undefined): Promise<UpstreamResponse> => auditedCall(audit, request.log, { ...event, idempotencyKey }, async () => {
+      /** The policy in force on this call, before anything is minted or sent: the tenant's host when allowed. */
+      const judge = async (): Promise<string> => {
         // Refuse before anything is resolved or minted when no grant could apply.
         if (!mayAllowForSomeTenant(caller, { ...policyRequest, tenants: [] })) {
           throw new BrokerError('QB_FORBIDDEN', evaluatePolicy(caller, { ...policyRequest, tenants: [request.params.tenant] }).reason)
@@ -83,7 +84,11 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
         const host = reference.kind === 'hostname' ? reference.hostname : await gateway.resolveTenantHost(region, reference.id, request.id)
         const decision = evaluatePolicy(caller, { ...policyRequest, tenants: [request.params.tenant, host, ...known.tenants], createdByCaller: known.createdByCaller })
         if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
+        return host
+      }
 
+      const call = async (idempotencyKey: string | undefined): Promise<UpstreamResponse> => auditedCall(audit, request.log, { ...event, idempotencyKey }, async () => {
+        const host = await judge()
         const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined
         return await gateway.forward({
           region,
@@ -97,6 +102,8 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
       })
       if (!MUTATING.has(method)) return sendUpstream(reply, await call(undefined))
       return idempotency.respond(request, reply, {
+        authorize: async () => { await judge() },
+        event,
         check: `GET /regions/${region.code}/tenants/${request.params.tenant}${path} (or its collection) shows whether it was done.`
       }, call)
     }

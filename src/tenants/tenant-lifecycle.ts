@@ -29,6 +29,8 @@ export interface LifecycleRequest {
 export interface TenantLifecycle {
   /** Qlik's answer, read into memory (Tenants API answers are small): the registry is kept from it. */
   run (request: LifecycleRequest): Promise<CapturedAnswer>
+  /** The policy in force on the request (throws QB_FORBIDDEN when refused); nothing is recorded, minted or sent. */
+  authorize (request: LifecycleRequest): Promise<void>
 }
 
 /** Actions Qlik only accepts on the register host with the regional client's token. */
@@ -43,6 +45,12 @@ const REGISTER_ONLY: ReadonlySet<TenantAction> = new Set(['tenants:create', 'ten
 export function createTenantLifecycle (options: { regions: RegionRegistry, gateway: QlikGateway, tenantReadsVia: 'register' | 'tenant', registry: TenantRegistry, audit: AuditTrail }): TenantLifecycle {
   const { regions, gateway, registry } = options
   return {
+    async authorize (request) {
+      const region = regions.require(request.regionCode)
+      const target = await policyTarget(registry, request.caller, region.code, request.tenantId === undefined ? [] : [request.tenantId])
+      const decision = evaluatePolicy(request.caller, { kind: 'action', region: region.code, action: request.action, tenants: target.tenants, createdByCaller: target.createdByCaller })
+      if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
+    },
     async run (request) {
       const region = regions.require(request.regionCode)
       const started = performance.now()
