@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE = {
   QB_IDEMPOTENCY_MISMATCH: { status: 422, title: 'This Idempotency-Key was used for a different request' },
   QB_RATE_LIMITED: { status: 429, title: 'Qlik\'s rate budget for this tenant is spent' },
   QB_QUOTA_EXCEEDED: { status: 429, title: 'The caller\'s request quota is spent' },
+  QB_IDEMPOTENCY_QUOTA_EXCEEDED: { status: 429, title: 'The caller holds as many Idempotency-Keys as it may' },
   QB_HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are larger than the broker accepts' },
   QB_INTERNAL: { status: 500, title: 'Internal error' },
   QB_CREDENTIALS_REJECTED: { status: 502, title: 'Qlik rejected the regional client credentials' },

@@ -9,7 +9,7 @@ import type { AuditTrail } from '../audit/audit-trail.js'
 import type { AuditEvent, AuditOutcome } from '../observability/audit.js'
 import { captureUpstream, isCaptured, sendCaptured, type CapturedAnswer } from './captured-answer.js'
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey, requestFingerprint, storageKey } from './idempotency-key.js'
-import type { CompletedRecord, IdempotencyRecord, IdempotencyStore, StoredAnswer, UnknownRecord } from './idempotency-store.js'
+import { IdempotencyQuotaExceeded, type CompletedRecord, type IdempotencyRecord, type IdempotencyStore, type StoredAnswer, type UnknownRecord } from './idempotency-store.js'
 
 export const REPLAYED_HEADER = 'idempotent-replayed'
 /** Larger answers are kept without their body (Tenants API answers are a few kB). */
@@ -179,6 +179,9 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
       try {
         claim = await store.claim(storeKey, { ...base, state: 'in-progress', owner }, retentionMs, leaseMs)
       } catch (error) {
+        if (error instanceof IdempotencyQuotaExceeded) {
+          throw await recorded(request, { ...respondOptions.event, idempotencyKey: key }, 'refused', new BrokerError('QB_IDEMPOTENCY_QUOTA_EXCEEDED', `caller "${caller}" holds as many Idempotency-Keys as it may keep (IDEMPOTENCY_MAX_KEYS_PER_CALLER per retention window); nothing was sent to Qlik. Retry later, or send the request without a key`, { headers: { 'retry-after': '60' } }))
+        }
         throw await recorded(request, respondOptions.event, 'failed', new BrokerError('QB_IDEMPOTENCY_UNAVAILABLE', 'the broker cannot check Idempotency-Keys right now (its store is unreachable); nothing was sent to Qlik, retry with the same key', { headers: { 'retry-after': '5' }, cause: error }))
       }
       if (!claim.claimed) {
