@@ -279,7 +279,6 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
       Object.assign(sources, added)
       if (added.redisUp !== undefined) registry.registerMetric(redisUp)
       if (added.breaker !== undefined) registry.registerMetric(breakerHosts)
-
     },
 
     async scrape () {
