@@ -4,9 +4,10 @@ import type { Logger as PinoLogger } from 'pino'
 import type { CallerVerifier } from './auth/caller.js'
 import type { Config } from './config/load-config.js'
 import { authentication } from './http/authentication.js'
+import { BrokerError } from './http/broker-error.js'
 import { callerQuota } from './http/caller-quota.js'
-import { errorHandler } from './http/error-handler.js'
-import { requestIdOf } from './http/request-id.js'
+import { clientErrorHandler, errorHandler, frameworkErrorProblem } from './http/error-handler.js'
+import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
 import { observability } from './observability/metrics-http.js'
 import type { Readiness } from './observability/readiness.js'
@@ -57,12 +58,15 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new RequestLog(),
-    genReqId: requestIdOf,
+    genReqId: brokerRequestId,
     requestIdHeader: false,
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Refused while draining by the onRequest hook below, as problem+json.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorProblem,
+    clientErrorHandler,
     // Tenant hostnames can be 253 characters long.
     routerOptions: { maxParamLength: 300 }
   }).withTypeProvider<ZodTypeProvider>()
@@ -70,7 +74,16 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   let closing = false
-  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    if (closing) {
+      reply.header('connection', 'close')
+      throw new BrokerError('QB_SHUTTING_DOWN', 'this broker replica is shutting down; send the request again (another replica will take it)', { headers: { 'retry-after': '1' } })
+    }
+    // The caller's own id rides along on every log line of the request (and so on its audit event), beside the broker's.
+    const callerRequestId = callerRequestIdOf(request.headers)
+    if (callerRequestId !== undefined) request.log = request.log.child({ callerRequestId })
+  })
   // Requests in flight when the drain starts still finish; their keep-alive
   // connections must not hold the server open afterwards.
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
@@ -88,7 +101,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(regionRoutes, { regions: deps.regions, readiness: deps.readiness, clientHistory: deps.clientHistory })
   const governance = deps.governance ?? createMemoryGovernance(config, options.logger)
-  const idempotency = createIdempotency({ store: governance.idempotency, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
+  const idempotency = createIdempotency({ store: governance.idempotency, audit: governance.audit, retentionMs: config.governance.idempotencyRetentionSeconds * 1000 })
   const tenantHosts = createTenantHostResolver({ registry: governance.registry, gateway: deps.gateway, askRegister: config.qlik.tenantHostLookup === 'registry,register' })
   await app.register(tenantRoutes, {
     lifecycle: createTenantLifecycle({ regions: deps.regions, gateway: deps.gateway, hosts: tenantHosts, tenantReadsVia: config.qlik.tenantReadsVia, registry: governance.registry, audit: governance.audit }),

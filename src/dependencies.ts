@@ -157,7 +157,7 @@ export function createDependencies (config: Config, logger: PinoLogger, override
         }
       }
   const readiness = createReadiness({ regions: config.regions, secrets, tokens, breaker, requiredRegions: config.server.readyRegions })
-  metrics.watch({ tokens, readiness, breaker, ...(redis === undefined ? {} : { redisUp: () => redis.status === 'ready' }) })
+  metrics.watch({ tokens, readiness, breaker, ...(redis === undefined ? {} : { redisUp: () => redis.status === 'ready' }), ...(governance.idempotencyUsage === undefined ? {} : { idempotency: { usage: governance.idempotencyUsage } }) })
   let retryTimer: NodeJS.Timeout | undefined
 
   async function loadMissing (): Promise<void> {

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '../observability/audit.js'
+import { AUDIT_OUTCOMES, type AuditEvent } from '../observability/audit.js'
 
 /** An audit event as stored: the event and when it happened. Never a secret or token: every field is named here. */
 export interface AuditRecord extends AuditEvent {
@@ -38,9 +38,9 @@ export function toFields (event: AuditRecord): string[] {
   return fields
 }
 
-const FIELD_NAMES = ['time', 'requestId', 'caller', 'region', 'tenant', 'tenantHostname', 'action', 'outcome', 'upstreamStatus', 'durationMs', 'idempotencyKey', 'method', 'path'] as const satisfies ReadonlyArray<keyof AuditRecord>
+const FIELD_NAMES = ['time', 'requestId', 'callerRequestId', 'caller', 'region', 'tenant', 'tenantHostname', 'action', 'outcome', 'upstreamStatus', 'durationMs', 'idempotencyKey', 'method', 'path'] as const satisfies ReadonlyArray<keyof AuditRecord>
 const NUMERIC = new Set<string>(['upstreamStatus', 'durationMs'])
-const OUTCOMES = new Set(['allowed', 'denied', 'failed'])
+const OUTCOMES = new Set<string>(AUDIT_OUTCOMES)
 
 export function fromFields (fields: readonly string[]): AuditRecord | undefined {
   const values = new Map<string, string>()

@@ -1,8 +1,9 @@
 import { tenantKey } from '../auth/policy.js'
 import { BrokerError } from '../http/broker-error.js'
-import { audit, type AuditEvent } from '../observability/audit.js'
+import { audit, callerRequestIdOf, type AuditEvent } from '../observability/audit.js'
 import type { Logger } from '../observability/logger.js'
-import type { AuditLog, AuditRecord } from './audit-log.js'
+import { redactUrl } from '../observability/redact-url.js'
+import type { AuditLog, AuditRange, AuditRecord, StoredAuditRecord } from './audit-log.js'
 
 export interface AuditQuery {
   caller?: string | undefined
@@ -77,13 +78,25 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
     return true
   }
 
+  /** A store that cannot be read (Redis down) is the broker's dependency being out, not a broker bug: 503 with a clear problem. */
+  async function readOrUnavailable (range: AuditRange): Promise<StoredAuditRecord[]> {
+    try {
+      return await log.read(range)
+    } catch (error) {
+      throw new BrokerError('QB_AUDIT_UNAVAILABLE', `the audit trail (${log.kind}) cannot be read right now; events are still recorded and can be read once it is back`, { headers: { 'retry-after': '5' }, cause: error })
+    }
+  }
+
   return {
     kind: log.kind,
-    async record (requestLogger, event) {
+    async record (requestLogger, given) {
+      // A path never carries its query today; should one ever, no credential in it is recorded.
+      const event = given.path === undefined ? given : { ...given, path: redactUrl(given.path) }
       audit(requestLogger, event)
+      const callerRequestId = event.callerRequestId ?? callerRequestIdOf(requestLogger)
       // Not awaited: the request does not wait for the audit store, and an
       // outage there never fails it (the log line above is already written).
-      log.append({ time: new Date(now()).toISOString(), ...event }).catch((error: unknown) => {
+      log.append({ time: new Date(now()).toISOString(), ...event, ...(callerRequestId === undefined ? {} : { callerRequestId }) }).catch((error: unknown) => {
         unreported++
         if (now() - lastReported >= interval) {
           logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)
@@ -103,7 +116,7 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
       let scanned = 0
       for (;;) {
         const count = Math.min(BATCH, SCAN_BUDGET - scanned)
-        const batch = await log.read({ before, fromMs, toMs, count })
+        const batch = await readOrUnavailable({ before, fromMs, toMs, count })
         for (const { id, event } of batch) {
           scanned++
           before = id

@@ -13,6 +13,13 @@ export const JWT_ALGORITHMS = [...PUBLIC_KEY_ALGORITHMS, ...HMAC_ALGORITHMS] as 
 export type JwtAlgorithm = typeof JWT_ALGORITHMS[number]
 export const DEFAULT_JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'ES256', 'EdDSA']
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30
+/**
+ * Longest life (exp minus iat, or minus now without iat) of a token the
+ * broker accepts: a day. Kubernetes projected tokens live an hour by default,
+ * OIDC access tokens minutes to hours; a token good for years is a stolen
+ * credential that never goes away.
+ */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 86_400
 
 export function isHmacAlgorithm (algorithm: string): boolean {
   return (HMAC_ALGORITHMS as readonly string[]).includes(algorithm)
@@ -127,7 +134,9 @@ export const IssuerSchema = z.strictObject({
   /** Bearer token sent to the JWKS server, re-read at every fetch (Kubernetes: the broker's own service-account token). */
   jwksTokenFile: z.string().min(1).optional(),
   algorithms: z.array(algorithm).min(1).default([...DEFAULT_JWT_ALGORITHMS]),
-  clockSkewSeconds: z.number().int().min(0).max(300).default(DEFAULT_CLOCK_SKEW_SECONDS)
+  clockSkewSeconds: z.number().int().min(0).max(300).default(DEFAULT_CLOCK_SKEW_SECONDS),
+  /** Longest token life accepted (exp − iat, or exp − now without iat), default a day, at most 30 days. */
+  maxLifetimeSeconds: z.number().int().min(60).max(30 * 86_400).default(DEFAULT_MAX_LIFETIME_SECONDS)
 }).superRefine((issuer, context) => {
   const add = (path: string, message: string): void => { context.addIssue({ code: 'custom', path: [path], message }) }
   const sources = [issuer.jwksUrl !== undefined, issuer.discovery === true, issuer.staticKeys !== undefined].filter(Boolean).length

@@ -33,24 +33,27 @@ const MAX_CANDIDATES = 8
 
 /**
  * The refusal of a credential that is a JWT. Its detail says what was wrong
- * (for the caller's operators) and never repeats the token or any claim the
- * signature has not vouched for.
+ * in terms the caller's operators can act on, and never names the broker's
+ * configuration (issuer names, accepted algorithms, audiences, callers) nor
+ * repeats the token or a claim the signature has not vouched for; the exact
+ * reason goes to the broker's log (`reason`).
  */
 function refuse (detail: string): BrokerError {
   return new BrokerError('QB_UNAUTHENTICATED', detail, { headers: { 'www-authenticate': 'Bearer realm="qlik-broker", error="invalid_token"' } })
 }
 
-function describeFailure (error: unknown, issuer: IssuerConfig): string | undefined {
-  if (error instanceof errors.JWTExpired) return 'the JWT has expired'
+/** What the caller is told, and what the log says, about a failure jose reported. */
+function describeFailure (error: unknown): { detail: string, reason: string } | undefined {
+  if (error instanceof errors.JWTExpired) return { detail: 'the JWT has expired', reason: 'expired' }
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf') return 'the JWT is not valid yet (nbf is in the future)'
-    if (error.claim === 'aud') return `the JWT audience is not one the broker accepts for issuer "${issuer.name}"`
-    if (error.claim === 'exp' && error.reason === 'missing') return 'the JWT has no expiry (exp); the broker only accepts tokens that expire'
-    return `the JWT claim "${error.claim}" is not valid`
+    if (error.claim === 'nbf') return { detail: 'the JWT is not valid yet (nbf is in the future)', reason: 'nbf in the future' }
+    if (error.claim === 'aud') return { detail: 'the JWT audience is not one the broker accepts for its issuer', reason: 'audience not accepted' }
+    if (error.claim === 'exp' && error.reason === 'missing') return { detail: 'the JWT has no expiry (exp); the broker only accepts tokens that expire', reason: 'no exp' }
+    return { detail: `the JWT claim "${error.claim}" is not valid`, reason: `claim ${error.claim}: ${error.reason}` }
   }
-  if (error instanceof errors.JOSEAlgNotAllowed) return `the JWT algorithm is not accepted for issuer "${issuer.name}"`
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return 'the bearer JWT is malformed'
-  if (error instanceof errors.JOSENotSupported) return 'the JWT uses an algorithm or key the broker does not support'
+  if (error instanceof errors.JOSEAlgNotAllowed) return { detail: 'the JWT algorithm is not accepted for its issuer', reason: 'algorithm not allowed' }
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return { detail: 'the bearer JWT is malformed', reason: error.message }
+  if (error instanceof errors.JOSENotSupported) return { detail: 'the JWT uses an algorithm or key the broker does not support', reason: error.message }
   return undefined
 }
 
@@ -79,16 +82,33 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   })]))
   let callerFor = createJwtCallerMap(options.callers)
 
+  /** Logs the exact reason (never the token) and returns the caller's refusal. */
+  function refused (detail: string, context: Record<string, unknown>): BrokerError {
+    logger?.info({ ...context, detail }, 'a JWT was refused')
+    return refuse(detail)
+  }
+
+  /** Refuses a token that lives longer than its issuer allows (exp in year 9999 was accepted). */
+  function checkLifetime (claims: JWTPayload, issuer: IssuerConfig): void {
+    if (typeof claims.exp !== 'number') return
+    const nowSeconds = Math.floor(now() / 1000)
+    const from = typeof claims.iat === 'number' ? Math.min(claims.iat, nowSeconds) : nowSeconds
+    const lifetime = claims.exp - from
+    if (lifetime > issuer.maxLifetimeSeconds + issuer.clockSkewSeconds) {
+      throw refused('the JWT lives longer than the broker accepts for its issuer; use a shorter-lived token', { issuer: issuer.name, reason: 'lifetime too long', lifetimeSeconds: lifetime, maxLifetimeSeconds: issuer.maxLifetimeSeconds })
+    }
+  }
+
   async function verifySignature (token: string, issuer: IssuerConfig, alg: string, kid: string | undefined): Promise<JWTPayload> {
     const source = sources.get(issuer.name)
     let keys = await source?.current()
-    if (keys === undefined) throw refuse(`the signing keys of issuer "${issuer.name}" are not available right now; retry later`)
+    if (keys === undefined) throw refused('the signing keys of the JWT issuer are not available right now; retry later', { issuer: issuer.name, reason: 'keys unavailable' })
     if (kid !== undefined && !keys.some((key) => key.kid === kid)) keys = await source?.refreshed() ?? keys
     const candidates = candidatesFor(keys, alg, kid)
     if (candidates.length === 0) {
-      throw refuse(kid === undefined
-        ? `no signing key of issuer "${issuer.name}" fits the JWT algorithm`
-        : `no signing key of issuer "${issuer.name}" has the JWT's key id`)
+      throw refused(kid === undefined
+        ? 'no signing key of the JWT issuer fits the JWT algorithm'
+        : 'no signing key of the JWT issuer has the JWT\'s key id (kid)', { issuer: issuer.name, reason: 'no fitting key', alg, kid })
     }
     for (const key of candidates) {
       try {
@@ -103,13 +123,13 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
         return payload
       } catch (error) {
         if (error instanceof errors.JWSSignatureVerificationFailed) continue
-        const detail = describeFailure(error, issuer)
-        if (detail !== undefined) throw refuse(detail)
+        const failure = describeFailure(error)
+        if (failure !== undefined) throw refused(failure.detail, { issuer: issuer.name, reason: failure.reason })
         logger?.warn({ issuer: issuer.name, err: (error as Error).message }, 'a JWT could not be verified')
         throw refuse('the JWT could not be verified')
       }
     }
-    throw refuse(`the JWT signature does not verify with the signing keys of issuer "${issuer.name}"`)
+    throw refused('the JWT signature does not verify with the signing keys of its issuer', { issuer: issuer.name, reason: 'bad signature', alg, kid })
   }
 
   return {
@@ -126,20 +146,21 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
         throw refuse('the bearer credential looks like a JWT but does not decode as one')
       }
       const issuer = typeof iss === 'string' ? byIss.get(iss) : undefined
-      if (issuer === undefined) throw refuse('the JWT issuer (iss) is not one the broker trusts')
+      if (issuer === undefined) throw refused('the JWT issuer (iss) is not one the broker trusts', { reason: 'unknown issuer' })
       if (typeof alg !== 'string' || !(issuer.algorithms as readonly string[]).includes(alg)) {
-        throw refuse(`the JWT algorithm is not accepted for issuer "${issuer.name}" (accepted: ${issuer.algorithms.join(', ')})`)
+        throw refused('the JWT algorithm is not accepted for its issuer', { issuer: issuer.name, reason: 'algorithm not accepted', alg: typeof alg === 'string' ? alg : undefined, accepted: issuer.algorithms })
       }
       const claims = await verifySignature(credential, issuer, alg, typeof kid === 'string' ? kid : undefined)
+      checkLifetime(claims, issuer)
 
       const match = callerFor(issuer.name, claims)
       if (match.kind === 'caller') return match.caller
-      const subject = typeof claims.sub === 'string' ? `subject "${issuer.name}:${claims.sub}"` : 'token (it has no subject)'
+      const subject = typeof claims.sub === 'string' ? 'subject' : 'token (it has no subject)'
       if (match.kind === 'ambiguous') {
         logger?.warn({ issuer: issuer.name, sub: claims.sub, callers: match.callers }, 'a JWT matches the claim rules of several callers; refused')
-        throw refuse(`the JWT is valid, but its ${subject} matches the claim rules of several callers (${match.callers.join(', ')}); the broker configuration must make them exclusive`)
+        throw refuse(`the JWT is valid, but its ${subject} matches the claim rules of several callers; the broker configuration must make them exclusive`)
       }
-      throw refuse(`the JWT is valid, but its ${subject} is not a broker caller`)
+      throw refused(`the JWT is valid, but its ${subject} is not a broker caller`, { issuer: issuer.name, reason: 'not a broker caller', sub: claims.sub })
     },
     setCallers (callers) {
       callerFor = createJwtCallerMap(callers)

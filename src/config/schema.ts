@@ -172,6 +172,14 @@ export const ConfigSchema = z.object({
   /** Idempotency keys, tenant registry, audit trail and policy reload. */
   governance: z.object({
     idempotencyRetentionSeconds: positiveInt.default(86_400),
+    /** In-process store (no Redis): most records kept, oldest settled out first. */
+    idempotencyMemoryMaxEntries: positiveInt.default(10_000),
+    /** In-process store (no Redis): most bytes of records kept, oldest settled out first. */
+    idempotencyMemoryMaxBytes: positiveInt.default(64 * 1024 * 1024),
+    /** Redis: most Idempotency-Keys one caller may take per retention window; past it, 429 without acting. */
+    idempotencyMaxKeysPerCaller: positiveInt.default(10_000),
+    /** Redis: most bytes of stored answers one caller may keep per retention window; past it, answers are kept without their body. */
+    idempotencyMaxBytesPerCaller: positiveInt.default(64 * 1024 * 1024),
     auditStreamMaxLen: positiveInt.default(100_000),
     configCheckIntervalSeconds: positiveInt.default(30)
   }).prefault({}),

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { BrokerError, type ErrorIssue } from './broker-error.js'
+import { redactUrl } from '../observability/redact-url.js'
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js'
 
 /** Fastify's own client-error codes and what the broker calls them. */
@@ -57,9 +60,49 @@ async function errorHandlerPlugin (app: FastifyInstance): Promise<void> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    request.log.info({ method: request.method, url: request.url }, 'no such route')
+    request.log.info({ method: request.method, url: redactUrl(request.url) }, 'no such route')
     return sendProblem(reply, request, new BrokerError('QB_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}; see /docs`))
   })
+}
+
+/**
+ * Refusals Fastify's router makes before any route runs (Fastify's
+ * `frameworkErrors` option): a path that cannot be percent-decoded
+ * (`%c0%ae`), a path parameter longer than the router keeps. Same
+ * problem+json as every other refusal, with a stable code.
+ */
+export function frameworkErrorProblem (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? new BrokerError('QB_URI_TOO_LONG', 'a segment of the request path is longer than the broker accepts (a tenant hostname is at most 253 characters)')
+    : error.code === 'FST_ERR_BAD_URL'
+      ? new BrokerError('QB_INVALID_URL', 'the request path holds a percent-encoding that is not valid UTF-8', { issues: [{ pointer: '/url', message: 'not a valid percent-encoded path' }] })
+      : new BrokerError('QB_INVALID_REQUEST', 'the request could not be routed')
+  request.log.info({ code: problem.code, fastifyCode: error.code }, 'request refused by the router')
+  // No hook runs for these: the id the other answers get in app.ts is set here.
+  reply.header('x-request-id', request.id)
+  // A FastifyReply is thenable but sending does not reject; Fastify wants nothing back from this callback.
+  // eslint-disable-next-line no-void
+  void sendProblem(reply, request, problem)
+}
+
+const CLIENT_ERRORS: Record<string, BrokerError> = {
+  ERR_HTTP_REQUEST_TIMEOUT: new BrokerError('QB_REQUEST_TIMEOUT', 'the request headers or body did not arrive in time'),
+  HPE_HEADER_OVERFLOW: new BrokerError('QB_HEADERS_TOO_LARGE', 'the request headers are larger than the broker accepts')
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (malformed
+ * HTTP, headers too large, too slow): answered on the socket as
+ * problem+json with a stable code, then the connection is closed.
+ */
+export function clientErrorHandler (error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  if (socket.writable) {
+    const known = (error.code === undefined ? undefined : CLIENT_ERRORS[error.code]) ?? new BrokerError('QB_INVALID_REQUEST', 'the request is not valid HTTP')
+    const body = JSON.stringify(toProblem(known, randomUUID()))
+    socket.write(`HTTP/1.1 ${known.statusCode} ${known.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(error)
 }
 
 function describeCause (cause: unknown): string | undefined {

@@ -71,6 +71,11 @@ export interface IdempotencyStore {
   close (): Promise<void>
 }
 
+/** Thrown by `claim` when the caller holds as many keys as it may (a per-caller bound); nothing was claimed. */
+export class IdempotencyQuotaExceeded extends Error {
+  override readonly name = 'IdempotencyQuotaExceeded'
+}
+
 export function parseRecord (text: string): IdempotencyRecord | undefined {
   try {
     const value = JSON.parse(text) as Partial<IdempotencyRecord> | null

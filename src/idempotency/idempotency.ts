@@ -5,9 +5,11 @@ import { BrokerError, isBrokerError } from '../http/broker-error.js'
 import { sendUpstream } from '../http/send-upstream.js'
 import { returnedResponseHeaders } from '../qlik/header-policy.js'
 import type { UpstreamResponse } from '../qlik/upstream-client.js'
+import type { AuditTrail } from '../audit/audit-trail.js'
+import type { AuditEvent, AuditOutcome } from '../observability/audit.js'
 import { captureUpstream, isCaptured, sendCaptured, type CapturedAnswer } from './captured-answer.js'
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey, requestFingerprint, storageKey } from './idempotency-key.js'
-import type { CompletedRecord, IdempotencyRecord, IdempotencyStore, StoredAnswer, UnknownRecord } from './idempotency-store.js'
+import { IdempotencyQuotaExceeded, type CompletedRecord, type IdempotencyRecord, type IdempotencyStore, type StoredAnswer, type UnknownRecord } from './idempotency-store.js'
 
 export const REPLAYED_HEADER = 'idempotent-replayed'
 /** Larger answers are kept without their body (Tenants API answers are a few kB). */
@@ -46,6 +48,15 @@ export function outcomeOfFailure (error: unknown): 'unknown' | 'not-sent' {
 }
 
 export interface RespondOptions {
+  /**
+   * Judges the request under the policy in force, as its work would (throws
+   * QB_FORBIDDEN when refused), without sending anything. Run before any
+   * answer that comes from the key (a replay, in progress, mismatch, unknown
+   * outcome): a grant revoked since the first request stops its replays too.
+   */
+  authorize: () => Promise<void>
+  /** The request's audit event, without its outcome: recorded here whenever the work itself does not run (and so does not record it). */
+  event: Omit<AuditEvent, 'outcome'>
   /** The body as it identifies the request, when the route normalises it (e.g. no body = `{}`); default: the request's body. */
   body?: unknown
   /** How the caller can find out what happened when the outcome is unknown, e.g. "GET /regions/eu/api/v1/tenants/T1 shows its status". */
@@ -67,6 +78,8 @@ export interface Idempotency {
 
 export interface IdempotencyOptions {
   store: IdempotencyStore
+  /** Where the requests answered without running their work leave their one event. */
+  audit: AuditTrail
   retentionMs: number
   /** Lease of an in-progress claim, renewed while the request runs; a holder that dies stops renewing. */
   leaseMs?: number
@@ -94,13 +107,23 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
     return sendCaptured(reply, { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(answer.body, 'base64') })
   }
 
-  async function answerExisting (reply: FastifyReply, key: string, fingerprint: string, record: IdempotencyRecord, alive: boolean, check: string): Promise<FastifyReply> {
+  /** Records the one audit event of a request answered from its key, then hands on the answer or the refusal. */
+  async function recorded<T> (request: FastifyRequest, event: RespondOptions['event'], outcome: AuditOutcome, answer: T, upstreamStatus?: number): Promise<T> {
+    await options.audit.record(request.log, { ...event, outcome, ...(upstreamStatus === undefined ? {} : { upstreamStatus }) })
+    return answer
+  }
+
+  async function answerExisting (request: FastifyRequest, reply: FastifyReply, key: string, fingerprint: string, record: IdempotencyRecord, alive: boolean, respondOptions: RespondOptions): Promise<FastifyReply> {
+    const { event, check } = respondOptions
     // IETF draft: a key reused for another request is refused whatever state the first is in.
     if (record.fingerprint !== fingerprint) {
-      throw new BrokerError('QB_IDEMPOTENCY_MISMATCH', `this Idempotency-Key was first used (request id ${record.requestId}) for a different request (method, path or body); use a new key for a new request`)
+      throw await recorded(request, event, 'mismatch', new BrokerError('QB_IDEMPOTENCY_MISMATCH', `this Idempotency-Key was first used (request id ${record.requestId}) for a different request (method, path or body); use a new key for a new request`))
     }
-    if (record.state === 'completed') return replay(reply, record)
-    if (record.state === 'unknown') throw unknownOutcome(record)
+    if (record.state === 'completed') {
+      await recorded(request, event, 'replayed', undefined, record.answer.statusCode)
+      return replay(reply, record)
+    }
+    if (record.state === 'unknown') throw await recorded(request, event, 'outcome-unknown', unknownOutcome(record))
     if (!alive) {
       // Its holder stopped renewing: it died, maybe after sending. Nobody can know, so nobody sends it again.
       const abandoned: UnknownRecord = {
@@ -112,14 +135,30 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
         reason: 'the broker replica handling it stopped before it recorded Qlik\'s answer.',
         check
       }
-      if (await store.settle(key, record.owner, abandoned, retentionMs, { onlyIfAbandoned: true })) throw unknownOutcome(abandoned)
+      if (await store.settle(key, record.owner, abandoned, retentionMs, { onlyIfAbandoned: true })) throw await recorded(request, event, 'outcome-unknown', unknownOutcome(abandoned))
     }
-    throw new BrokerError('QB_IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (request id ${record.requestId}) is still in progress; retry after it completes to get its answer`, { headers: { 'retry-after': '1' } })
+    throw await recorded(request, event, 'in-progress', new BrokerError('QB_IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (request id ${record.requestId}) is still in progress; retry after it completes to get its answer`, { headers: { 'retry-after': '1' } }))
+  }
+
+  /** The policy in force judges a request answered from its key, as it judges one that runs; its refusal is the request's one event. */
+  async function authorizeFromKey (request: FastifyRequest, respondOptions: RespondOptions): Promise<void> {
+    try {
+      await respondOptions.authorize()
+    } catch (error) {
+      const denied = isBrokerError(error) && error.code === 'QB_FORBIDDEN'
+      await options.audit.record(request.log, { ...respondOptions.event, outcome: denied ? 'denied' : isBrokerError(error) && error.statusCode < 500 ? 'refused' : 'failed' })
+      throw error
+    }
   }
 
   return {
     async respond (request, reply, respondOptions, work) {
-      const key = parseIdempotencyKey(request.raw.headers[IDEMPOTENCY_KEY_HEADER])
+      let key: string | undefined
+      try {
+        key = parseIdempotencyKey(request.raw.headers[IDEMPOTENCY_KEY_HEADER])
+      } catch (error) {
+        throw await recorded(request, respondOptions.event, 'refused', error)
+      }
       if (key === undefined) {
         const answer = await work(undefined)
         return isCaptured(answer) ? sendCaptured(reply, answer) : await sendUpstream(reply, answer)
@@ -140,9 +179,16 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
       try {
         claim = await store.claim(storeKey, { ...base, state: 'in-progress', owner }, retentionMs, leaseMs)
       } catch (error) {
-        throw new BrokerError('QB_IDEMPOTENCY_UNAVAILABLE', 'the broker cannot check Idempotency-Keys right now (its store is unreachable); nothing was sent to Qlik, retry with the same key', { headers: { 'retry-after': '5' }, cause: error })
+        if (error instanceof IdempotencyQuotaExceeded) {
+          throw await recorded(request, { ...respondOptions.event, idempotencyKey: key }, 'refused', new BrokerError('QB_IDEMPOTENCY_QUOTA_EXCEEDED', `caller "${caller}" holds as many Idempotency-Keys as it may keep (IDEMPOTENCY_MAX_KEYS_PER_CALLER per retention window); nothing was sent to Qlik. Retry later, or send the request without a key`, { headers: { 'retry-after': '60' } }))
+        }
+        throw await recorded(request, respondOptions.event, 'failed', new BrokerError('QB_IDEMPOTENCY_UNAVAILABLE', 'the broker cannot check Idempotency-Keys right now (its store is unreachable); nothing was sent to Qlik, retry with the same key', { headers: { 'retry-after': '5' }, cause: error }))
       }
-      if (!claim.claimed) return await answerExisting(reply, storeKey, fingerprint, claim.record, claim.alive, respondOptions.check)
+      if (!claim.claimed) {
+        const keyed = { ...respondOptions, event: { ...respondOptions.event, idempotencyKey: key } }
+        await authorizeFromKey(request, keyed)
+        return await answerExisting(request, reply, storeKey, fingerprint, claim.record, claim.alive, keyed)
+      }
 
       const renewal = setInterval(() => { store.renew(storeKey, owner, leaseMs).catch(() => {}) }, Math.max(100, Math.floor(leaseMs / 3)))
       renewal.unref()

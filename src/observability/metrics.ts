@@ -21,6 +21,8 @@ export interface MetricSources {
   redisUp?: () => boolean
   /** Per-host circuit breakers of the upstream client, if the broker has them. */
   breaker?: { openHosts (): Array<{ host: string, state: string }> }
+  /** The in-process idempotency store (no Redis): its size and what it dropped to stay bounded. */
+  idempotency?: { usage (): { entries: number, bytes: number, evictions: number } }
 }
 
 export interface BrokerMetrics {
@@ -153,6 +155,23 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
     registers: [],
     collect: () => { collectBreakers() }
   })
+
+  let evictionsSeen = 0
+  const idempotencyEntries = new Gauge({
+    name: name('idempotency_memory_entries'),
+    help: 'Idempotency records held in process (no Redis), bounded by IDEMPOTENCY_MEMORY_MAX_ENTRIES.',
+    registers,
+    collect: () => {
+      const usage = sources.idempotency?.usage()
+      idempotencyEntries.set(usage?.entries ?? 0)
+      idempotencyBytes.set(usage?.bytes ?? 0)
+      idempotencyEvictions.inc(Math.max(0, (usage?.evictions ?? 0) - evictionsSeen))
+      evictionsSeen = Math.max(evictionsSeen, usage?.evictions ?? 0)
+    }
+  })
+  // Set by the collect above (registered before them); 0 with Redis.
+  const idempotencyBytes = new Gauge({ name: name('idempotency_memory_bytes'), help: 'Bytes of idempotency records held in process (no Redis), bounded by IDEMPOTENCY_MEMORY_MAX_BYTES.', registers })
+  const idempotencyEvictions = new Counter({ name: name('idempotency_memory_evictions_total'), help: 'Settled idempotency records dropped, oldest first, to keep the in-process store within its bounds; a repeat of one runs as a new request.', registers })
 
   for (const region of regionCodes) {
     hostRefusalBy(region).inc(0)

@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { redactUrl } from './redact-url.js'
 
 /**
  * One line per request, written when the answer is sent, instead of
@@ -17,7 +18,7 @@ export class RequestLog extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const statusCode = reply.statusCode
     if (request.routeOptions.logLevel === 'warn' && statusCode < 500 && error == null) return
-    const line = { method: request.method, url: request.url, route: request.routeOptions.url, statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 }
+    const line = { method: request.method, url: redactUrl(request.url), route: request.routeOptions.url, statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 }
     if (error == null) request.log.info(line, 'request completed')
     else request.log.warn({ ...line, err: error.message }, 'request ended with a broken response stream')
   }

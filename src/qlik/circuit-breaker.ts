@@ -6,14 +6,31 @@ export interface CircuitBreaker {
   /** Throws a 503 problem while the host's breaker is open; lets one probe through when half-open. */
   admit (host: string): void
   succeeded (host: string): void
-  failed (host: string): void
+  /**
+   * A sign that the host itself is unwell (see `isHostUnwellStatus`, or a
+   * connection error or timeout). `requestId`: the failures of one request
+   * (its retries) count once, so one request cannot open the breaker alone.
+   */
+  failed (host: string, requestId?: string): void
   state (host: string): BreakerState
   /** Hosts whose breaker is not closed. */
   openHosts (): Array<{ host: string, state: BreakerState, retryAt: number }>
 }
 
+/**
+ * Answers that say the host (or the gateway in front of it) is unwell: 502,
+ * 503, 504. Any other status, 500 included, is the host answering a request
+ * it did not like; one caller can provoke those at will (a bad body, a path
+ * that crashes one endpoint), so they never open the breaker for everybody.
+ */
+export function isHostUnwellStatus (status: number): boolean {
+  return status === 502 || status === 503 || status === 504
+}
+
 interface Entry {
   failures: number
+  /** The request whose failure was counted last: its retries do not count again. */
+  lastRequestId: string | undefined
   state: BreakerState
   openedAt: number
   probing: boolean
@@ -21,7 +38,7 @@ interface Entry {
 
 /**
  * Per Qlik host, in each replica: after `failureThreshold` failures in a row
- * (5xx, timeouts, connection errors), fail fast for `cooldownMs`, then let a
+ * from different requests (502/503/504, timeouts, connection errors), fail fast for `cooldownMs`, then let a
  * single probe through; its success closes the breaker, its failure opens it
  * again. Keeps a failing Qlik from tying up callers and connections.
  */
@@ -52,9 +69,11 @@ export function createCircuitBreaker (options: { failureThreshold: number, coold
     succeeded (host) {
       entries.delete(host)
     },
-    failed (host) {
-      const entry = current(host) ?? { failures: 0, state: 'closed' as BreakerState, openedAt: 0, probing: false }
-      entry.failures++
+    failed (host, requestId) {
+      const entry = current(host) ?? { failures: 0, lastRequestId: undefined, state: 'closed' as BreakerState, openedAt: 0, probing: false }
+      const retryOfCounted = requestId !== undefined && requestId === entry.lastRequestId && entry.state === 'closed'
+      entry.lastRequestId = requestId
+      if (!retryOfCounted) entry.failures++
       if (entry.state === 'half-open' || entry.failures >= options.failureThreshold) {
         entry.state = 'open'
         entry.openedAt = now()

@@ -18,7 +18,14 @@ const FORWARDED_REQUEST_HEADERS = [
   'tracestate'
 ] as const
 
-/** Qlik response headers worth handing back to the caller. */
+/**
+ * Qlik response headers worth handing back to the caller, by exact name. No
+ * prefix match: a prefix lets any header through (`ratelimit-canary-token`).
+ * The IETF `RateLimit-*` names are the broker's own per-caller quota and are
+ * never taken from Qlik; Qlik's limits, if it sends any, come back only as
+ * `X-RateLimit-Limit/Remaining/Reset` (not documented by Qlik:
+ * docs/reference/qlik-cloud-api.md §5) and `Retry-After`.
+ */
 const RETURNED_RESPONSE_HEADERS = new Set([
   'cache-control',
   'content-disposition',
@@ -30,7 +37,10 @@ const RETURNED_RESPONSE_HEADERS = new Set([
   'link',
   'location',
   'retry-after',
-  'vary'
+  'vary',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset'
 ])
 
 export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, requestId: string): Record<string, string> {
@@ -46,7 +56,7 @@ export function returnedResponseHeaders (upstream: Record<string, string | strin
   const headers: Record<string, string | string[]> = {}
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined) continue
-    if (RETURNED_RESPONSE_HEADERS.has(name) || name.startsWith('x-ratelimit-') || name.startsWith('ratelimit')) headers[name] = value
+    if (RETURNED_RESPONSE_HEADERS.has(name.toLowerCase())) headers[name] = value
   }
   return headers
 }

@@ -3,7 +3,7 @@ import type { RegionConfig } from '../config/load-config.js'
 import { BrokerError } from '../http/broker-error.js'
 import type { Logger } from '../observability/logger.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
-import type { CircuitBreaker } from './circuit-breaker.js'
+import { isHostUnwellStatus, type CircuitBreaker } from './circuit-breaker.js'
 import { readQlikErrors } from './qlik-error-envelope.js'
 import { tierOf, type RateBudget, type Tier } from './rate-budget.js'
 import { mayRetry, parseRetryAfter, retryDelayMs, type RetryPolicy } from './retry-policy.js'
@@ -79,7 +79,7 @@ export function createQlikGateway (options: GatewayOptions): QlikGateway {
           body: request.body
         })
       } catch (error) {
-        breaker.failed(request.host)
+        breaker.failed(request.host, request.requestId)
         const errorCode = ((error as { cause?: { code?: string } }).cause?.code) ?? 'error'
         if (attempt >= retry.maxAttempts || !mayRetry(request.method, { errorCode })) throw error
         logger.info({ region: request.region.code, host: request.host, attempt, errorCode }, 'Qlik could not be reached; retrying')
@@ -88,7 +88,7 @@ export function createQlikGateway (options: GatewayOptions): QlikGateway {
       }
 
       const status = response.statusCode
-      if (status >= 500) breaker.failed(request.host)
+      if (isHostUnwellStatus(status)) breaker.failed(request.host, request.requestId)
       else breaker.succeeded(request.host)
 
       if (status === 401 && !reminted) {

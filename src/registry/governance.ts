@@ -4,7 +4,7 @@ import { createMemoryAuditLog } from '../audit/memory-audit-log.js'
 import { createRedisAuditLog } from '../audit/redis-audit-log.js'
 import type { Config } from '../config/load-config.js'
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js'
-import { createMemoryIdempotencyStore } from '../idempotency/memory-idempotency-store.js'
+import { createMemoryIdempotencyStore, type MemoryIdempotencyStore, type MemoryIdempotencyUsage } from '../idempotency/memory-idempotency-store.js'
 import { createRedisIdempotencyStore } from '../idempotency/redis-idempotency-store.js'
 import type { Logger } from '../observability/logger.js'
 import { createCallerDirectory, type CallerDirectory } from './caller-directory.js'
@@ -19,6 +19,8 @@ export interface Governance {
   idempotency: IdempotencyStore
   registry: TenantRegistry
   audit: AuditTrail
+  /** Size of the in-process idempotency store, for the metrics; absent with Redis. */
+  idempotencyUsage?: () => MemoryIdempotencyUsage
   close (): Promise<void>
 }
 
@@ -33,9 +35,14 @@ export function createGovernance (options: { config: Config, redis: RedisClient 
   const maxLen = config.governance.auditStreamMaxLen
   const audit = createAuditTrail({ log: redis === undefined ? createMemoryAuditLog({ maxLen }) : createRedisAuditLog({ redis, keyPrefix, maxLen }), logger: logger.child({ module: 'audit' }) })
   const reloader = startConfigReloader({ config, directory: callers, logger: logger.child({ module: 'config' }), intervalMs: config.governance.configCheckIntervalSeconds * 1000 })
+  const { governance: limits } = config
+  const idempotency = redis === undefined
+    ? createMemoryIdempotencyStore(Date.now, { maxEntries: limits.idempotencyMemoryMaxEntries, maxBytes: limits.idempotencyMemoryMaxBytes })
+    : createRedisIdempotencyStore({ redis, keyPrefix, perCaller: { maxKeys: limits.idempotencyMaxKeysPerCaller, maxBytes: limits.idempotencyMaxBytesPerCaller } })
   return {
     callers,
-    idempotency: redis === undefined ? createMemoryIdempotencyStore() : createRedisIdempotencyStore({ redis, keyPrefix }),
+    idempotency,
+    ...('usage' in idempotency ? { idempotencyUsage: (idempotency as MemoryIdempotencyStore).usage } : {}),
     registry: redis === undefined ? createMemoryTenantRegistry() : createRedisTenantRegistry({ redis, keyPrefix }),
     audit,
     async close () {
@@ -49,7 +56,7 @@ export function createGovernance (options: { config: Config, redis: RedisClient 
 export function createMemoryGovernance (config: Config, logger: Logger): Governance {
   return {
     callers: createCallerDirectory(config.callers),
-    idempotency: createMemoryIdempotencyStore(),
+    idempotency: createMemoryIdempotencyStore(Date.now, { maxEntries: config.governance.idempotencyMemoryMaxEntries, maxBytes: config.governance.idempotencyMemoryMaxBytes }),
     registry: createMemoryTenantRegistry(),
     audit: createAuditTrail({ log: createMemoryAuditLog({ maxLen: config.governance.auditStreamMaxLen }), logger: logger.child({ module: 'audit' }) }),
     async close () {}

@@ -6,19 +6,21 @@ import type { AuditRecord } from '../audit/audit-log.js'
 import type { AuditTrail } from '../audit/audit-trail.js'
 import { callerOf } from '../http/authentication.js'
 import { BrokerError } from '../http/broker-error.js'
+import { AUDIT_OUTCOMES } from '../observability/audit.js'
 import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
 import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema } from './schemas.js'
 
 export const AuditEventSchema = z.object({
   id: z.string().describe('Position in the audit log (a Redis stream id).'),
   time: z.string(),
-  requestId: z.string(),
+  requestId: z.string().describe('The broker\'s id of the request (the `x-request-id` it answered with).'),
+  callerRequestId: z.string().optional().describe('The `x-request-id` the caller sent, sanitised and cut to 128 characters.'),
   caller: z.string(),
   region: z.string(),
   tenant: z.string().optional().describe('The tenant id when the broker knew it, else the hostname it was named by (lowercase).'),
   tenantHostname: z.string().optional().describe('The tenant\'s hostname when known: the host the call went to, or its first hostname.'),
   action: z.string().describe('tenants:create … tenants:reactivate, tenant-api (with method and path) or audit:read.'),
-  outcome: z.enum(['allowed', 'denied', 'failed']).describe('allowed: sent to Qlik and answered (see upstreamStatus); denied: refused by policy; failed: the broker could not complete it.'),
+  outcome: z.enum(AUDIT_OUTCOMES).describe('allowed: sent to Qlik and answered (see upstreamStatus); denied: refused by the policy in force; failed: the broker could not complete it; replayed: answered from the stored answer of its Idempotency-Key (upstreamStatus: the stored status); in-progress, mismatch, outcome-unknown: refused because of what its Idempotency-Key holds; refused: refused before anything else (e.g. an invalid Idempotency-Key).'),
   upstreamStatus: z.int().optional(),
   durationMs: z.number().optional(),
   idempotencyKey: z.string().optional(),
@@ -56,7 +58,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
       description: 'Requires an `audit:read` grant; events outside its regions and tenants are left out. Filters combine with AND.',
       security: BEARER_SECURITY,
       querystring: AuditQuerySchema,
-      response: { 200: AuditListSchema, 400: ProblemSchema, ...AUTHENTICATED_ERRORS }
+      response: { 200: AuditListSchema, 400: ProblemSchema, ...AUTHENTICATED_ERRORS, 503: ProblemSchema.describe('QB_AUDIT_UNAVAILABLE: the audit store (Redis) cannot be read right now; retry after Retry-After.') }
     }
   }, async (request) => {
     const caller = callerOf(request)

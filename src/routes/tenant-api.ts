@@ -83,37 +83,46 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
       const event = { requestId: request.id, caller: caller.name, region: region.code, tenant: named, tenantHostname: reference.kind === 'hostname' ? reference.hostname : undefined, action: tenantsCall?.action ?? 'tenant-api', method, path }
       const redirect = { brokerPrefix: pathname.slice(0, apiStart), brokerOrigin: `${request.protocol}://${request.host}` }
 
+      /**
+       * The policy in force on this call, before anything is minted or sent.
+       * Names the canonical tenant (id, host) on `audited` as soon as it is known,
+       * and answers where the call goes and which registered tenant it reaches.
+       */
+      const judge = async (audited: { tenant?: string | undefined, tenantHostname?: string | undefined }): Promise<{ host: string, knownTenantId: string | undefined }> => {
+        // Refuse before anything is resolved or minted when no grant could apply.
+        if (!mayAllowForSomeTenant(caller, { ...policyRequest, tenants: [] })) {
+          throw new BrokerError('QB_FORBIDDEN', evaluatePolicy(caller, { ...policyRequest, tenants: [named] }).reason)
+        }
+        // A tenant the registry knows is judged on all its names and its creator, and is
+        // reached on its first hostname (Qlik never changes it): the decision and the
+        // destination are the same tenant, whatever alias the caller used or once had.
+        const known = await policyTarget(registry, caller, region.code, [named], { always: true })
+        const knownHost = known.tenant === undefined ? undefined : primaryHost(known.tenant, region)
+        // Nothing is asked of Qlik for a tenant the names known so far already refuse, unless a grant lists a hostname the lookup could add.
+        const early = evaluatePolicy(caller, { ...policyRequest, tenants: known.tenants, createdByCaller: known.createdByCaller })
+        if (!early.allowed && (knownHost !== undefined || !caller.grants.some((grant) => Array.isArray(grant.tenants) && grant.tenants.some((name) => name.includes('.'))))) {
+          throw new BrokerError('QB_FORBIDDEN', early.reason)
+        }
+        const host = knownHost ?? (reference.kind === 'hostname' ? reference.hostname : await hosts.hostOf(region, reference.id, request.id))
+        audited.tenant = known.tenant?.id ?? named
+        audited.tenantHostname = host
+        const decision = evaluatePolicy(caller, { ...policyRequest, tenants: [...new Set([...known.tenants, host])], createdByCaller: known.createdByCaller })
+        if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
+        // `/api/v1/tenants/{id}` names a tenant too: the action must be allowed on it as well.
+        const pathTenant = tenantsCall?.tenantId
+        if (tenantsCall !== undefined && pathTenant !== undefined && pathTenant !== known.tenant?.id && pathTenant !== named) {
+          const other = await policyTarget(registry, caller, region.code, [pathTenant])
+          const onPath = evaluatePolicy(caller, { kind: 'action', region: region.code, action: tenantsCall.action, tenants: other.tenants, createdByCaller: other.createdByCaller })
+          if (!onPath.allowed) throw new BrokerError('QB_FORBIDDEN', onPath.reason)
+        }
+        return { host, knownTenantId: known.tenant?.id }
+      }
+
       const call = async (idempotencyKey: string | undefined): Promise<UpstreamResponse | CapturedAnswer> => {
         // Filled in with the canonical tenant (id, host) once known; recorded when the call ends.
         const audited = { ...event, idempotencyKey }
         return await auditedCall(audit, request.log, audited, async () => {
-        // Refuse before anything is resolved or minted when no grant could apply.
-          if (!mayAllowForSomeTenant(caller, { ...policyRequest, tenants: [] })) {
-            throw new BrokerError('QB_FORBIDDEN', evaluatePolicy(caller, { ...policyRequest, tenants: [named] }).reason)
-          }
-          // A tenant the registry knows is judged on all its names and its creator, and is
-          // reached on its first hostname (Qlik never changes it): the decision and the
-          // destination are the same tenant, whatever alias the caller used or once had.
-          const known = await policyTarget(registry, caller, region.code, [named], { always: true })
-          const knownHost = known.tenant === undefined ? undefined : primaryHost(known.tenant, region)
-          // Nothing is asked of Qlik for a tenant the names known so far already refuse, unless a grant lists a hostname the lookup could add.
-          const early = evaluatePolicy(caller, { ...policyRequest, tenants: known.tenants, createdByCaller: known.createdByCaller })
-          if (!early.allowed && (knownHost !== undefined || !caller.grants.some((grant) => Array.isArray(grant.tenants) && grant.tenants.some((name) => name.includes('.'))))) {
-            throw new BrokerError('QB_FORBIDDEN', early.reason)
-          }
-          const host = knownHost ?? (reference.kind === 'hostname' ? reference.hostname : await hosts.hostOf(region, reference.id, request.id))
-          audited.tenant = known.tenant?.id ?? named
-          audited.tenantHostname = host
-          const decision = evaluatePolicy(caller, { ...policyRequest, tenants: [...new Set([...known.tenants, host])], createdByCaller: known.createdByCaller })
-          if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
-          // `/api/v1/tenants/{id}` names a tenant too: the action must be allowed on it as well.
-          const pathTenant = tenantsCall?.tenantId
-          if (tenantsCall !== undefined && pathTenant !== undefined && pathTenant !== known.tenant?.id && pathTenant !== named) {
-            const other = await policyTarget(registry, caller, region.code, [pathTenant])
-            const onPath = evaluatePolicy(caller, { kind: 'action', region: region.code, action: tenantsCall.action, tenants: other.tenants, createdByCaller: other.createdByCaller })
-            if (!onPath.allowed) throw new BrokerError('QB_FORBIDDEN', onPath.reason)
-          }
-
+          const { host, knownTenantId } = await judge(audited)
           const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined
           const response = await gateway.forward({
             region,
@@ -128,7 +137,7 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
           if (tenantsCall === undefined) return answer
           // Names, hostnames and status changed through this route keep the registry current too.
           const captured = isCaptured(answer) ? answer : await captureUpstream(answer)
-          await rememberAnswer(registry, { action: tenantsCall.action, caller: caller.name, region: region.code, tenantId: pathTenant ?? known.tenant?.id ?? (reference.kind === 'id' ? reference.id : undefined), requestBody: jsonOf(body), answer: captured }, request.log)
+          await rememberAnswer(registry, { action: tenantsCall.action, caller: caller.name, region: region.code, tenantId: tenantsCall.tenantId ?? knownTenantId ?? (reference.kind === 'id' ? reference.id : undefined), requestBody: jsonOf(body), answer: captured }, request.log)
           return captured
         })
       }
@@ -136,7 +145,10 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
         const answer = await call(undefined)
         return isCaptured(answer) ? sendCaptured(reply, answer) : await sendUpstream(reply, answer)
       }
+      const keyedEvent = { ...event }
       return idempotency.respond(request, reply, {
+        authorize: async () => { await judge(keyedEvent) },
+        event: keyedEvent,
         check: `GET /regions/${region.code}/tenants/${request.params.tenant}${path} (or its collection) shows whether it was done.`
       }, call)
     }

@@ -16,7 +16,7 @@ import {
   TenantReactivateResponseSchema,
   TenantSchema
 } from '../qlik/tenant-schemas.js'
-import type { TenantLifecycle } from '../tenants/tenant-lifecycle.js'
+import type { LifecycleRequest, TenantLifecycle } from '../tenants/tenant-lifecycle.js'
 import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema, RegionParamsSchema } from './schemas.js'
 
 const TenantParamsSchema = RegionParamsSchema.extend({
@@ -52,6 +52,23 @@ const UPSTREAM_ERRORS = {
 const TAGS = ['Tenants lifecycle']
 
 /**
+ * Idempotent lifecycle actions: the work runs the action with the caller's
+ * key; a request answered from its key is judged by the policy in force and
+ * leaves its audit event (src/idempotency/idempotency.ts).
+ */
+function keyedAction (lifecycle: TenantLifecycle, request: Omit<LifecycleRequest, 'idempotencyKey'>, check: string, body?: unknown) {
+  return {
+    options: {
+      check,
+      ...(body === undefined ? {} : { body }),
+      authorize: async () => { await lifecycle.authorize(request) },
+      event: { requestId: request.requestId, caller: request.caller.name, region: request.regionCode, action: request.action, tenant: request.tenantId, tenantHostname: request.tenantHostname }
+    },
+    work: async (idempotencyKey: string | undefined) => lifecycle.run({ ...request, idempotencyKey })
+  }
+}
+
+/**
  * Qlik's Tenants API behind `/regions/{region}`: same paths, bodies and
  * answers, so @qlik/api pointed at `<broker>/regions/<region>` works as is.
  */
@@ -68,21 +85,21 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
       body: TenantCreationRequestSchema,
       response: { 201: TenantSchema, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
-  }, async (request, reply) => idempotency.respond(request, reply, {
-    check: `Qlik may have created a tenant that the broker could not record (it is not in GET /regions/${request.params.region}/tenants): look for it in Qlik (the subscription's tenants in My Qlik) before creating another.`
-  }, async (idempotencyKey) => lifecycle.run({
-    caller: callerOf(request),
-    regionCode: request.params.region,
-    action: 'tenants:create',
-    method: 'POST',
-    path: '/api/v1/tenants',
-    headers: upstreamRequestHeaders(request.headers, request.id),
-    body: request.body,
-    requestId: request.id,
-    logger: request.log,
-    brokerOrigin: brokerOrigin(request),
-    idempotencyKey
-  })))
+  }, async (request, reply) => {
+    const { options, work } = keyedAction(lifecycle, {
+      caller: callerOf(request),
+      regionCode: request.params.region,
+      action: 'tenants:create',
+      method: 'POST',
+      path: '/api/v1/tenants',
+      headers: upstreamRequestHeaders(request.headers, request.id),
+      body: request.body,
+      requestId: request.id,
+      logger: request.log,
+      brokerOrigin: brokerOrigin(request)
+    }, `Qlik may have created a tenant that the broker could not record (it is not in GET /regions/${request.params.region}/tenants): look for it in Qlik (the subscription's tenants in My Qlik) before creating another.`)
+    return await idempotency.respond(request, reply, options, work)
+  })
 
   app.get('/regions/:region/api/v1/tenants/:tenantId', {
     config: { authenticate: true },
@@ -121,23 +138,23 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
       body: TenantPatchRequestSchema,
       response: { 204: z.undefined().describe('Patched.'), ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
     }
-  }, async (request, reply) => idempotency.respond(request, reply, {
-    check: checkTenant(request.params.region, request.params.tenantId, 'whether the change was made')
-  }, async (idempotencyKey) => lifecycle.run({
-    caller: callerOf(request),
-    regionCode: request.params.region,
-    action: 'tenants:update',
-    tenantId: request.params.tenantId,
-    tenantHostname: request.headers['qlik-tenant-hostname'],
-    method: 'PATCH',
-    path: `/api/v1/tenants/${request.params.tenantId}`,
-    headers: upstreamRequestHeaders(request.headers, request.id),
-    body: request.body,
-    requestId: request.id,
-    logger: request.log,
-    brokerOrigin: brokerOrigin(request),
-    idempotencyKey
-  })))
+  }, async (request, reply) => {
+    const { options, work } = keyedAction(lifecycle, {
+      caller: callerOf(request),
+      regionCode: request.params.region,
+      action: 'tenants:update',
+      tenantId: request.params.tenantId,
+      tenantHostname: request.headers['qlik-tenant-hostname'],
+      method: 'PATCH',
+      path: `/api/v1/tenants/${request.params.tenantId}`,
+      headers: upstreamRequestHeaders(request.headers, request.id),
+      body: request.body,
+      requestId: request.id,
+      logger: request.log,
+      brokerOrigin: brokerOrigin(request)
+    }, checkTenant(request.params.region, request.params.tenantId, 'whether the change was made'))
+    return await idempotency.respond(request, reply, options, work)
+  })
 
   // Deactivate and reactivate differ only in their action, body and answer.
   const statusActions = [
@@ -157,23 +174,22 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
         body: body.nullish(),
         response: { 200: answer, ...UPSTREAM_ERRORS, ...IDEMPOTENT_ERRORS }
       }
-    }, async (request, reply) => idempotency.respond(request, reply, {
-      body: request.body ?? {},
-      check: checkTenant(request.params.region, request.params.tenantId, 'its current status')
-    }, async (idempotencyKey) => lifecycle.run({
-      caller: callerOf(request),
-      regionCode: request.params.region,
-      action,
-      tenantId: request.params.tenantId,
-      method: 'POST',
-      path: `/api/v1/tenants/${request.params.tenantId}/actions/${verb}`,
-      headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
-      body: request.body ?? {},
-      requestId: request.id,
-      logger: request.log,
-      brokerOrigin: brokerOrigin(request),
-      idempotencyKey
-    })))
+    }, async (request, reply) => {
+      const { options, work } = keyedAction(lifecycle, {
+        caller: callerOf(request),
+        regionCode: request.params.region,
+        action,
+        tenantId: request.params.tenantId,
+        method: 'POST',
+        path: `/api/v1/tenants/${request.params.tenantId}/actions/${verb}`,
+        headers: { ...upstreamRequestHeaders(request.headers, request.id), 'content-type': 'application/json' },
+        body: request.body ?? {},
+        requestId: request.id,
+        logger: request.log,
+        brokerOrigin: brokerOrigin(request)
+      }, checkTenant(request.params.region, request.params.tenantId, 'its current status'), request.body ?? {})
+      return await idempotency.respond(request, reply, options, work)
+    })
   }
 }
 

@@ -37,6 +37,8 @@ export interface LifecycleRequest {
 export interface TenantLifecycle {
   /** Qlik's answer, read into memory (Tenants API answers are small): the registry is kept from it. */
   run (request: LifecycleRequest): Promise<CapturedAnswer>
+  /** The policy in force on the request (throws QB_FORBIDDEN when refused); nothing is recorded, minted or sent. */
+  authorize (request: LifecycleRequest): Promise<void>
 }
 
 /** Actions Qlik only accepts on the register host with the regional client's token (docs/reference/qlik-cloud-api.md §3.1). */
@@ -62,6 +64,12 @@ export interface TenantLifecycleOptions {
 export function createTenantLifecycle (options: TenantLifecycleOptions): TenantLifecycle {
   const { regions, gateway, registry, hosts } = options
   return {
+    async authorize (request) {
+      const region = regions.require(request.regionCode)
+      const target = await policyTarget(registry, request.caller, region.code, request.tenantId === undefined ? [] : [request.tenantId])
+      const decision = evaluatePolicy(request.caller, { kind: 'action', region: region.code, action: request.action, tenants: target.tenants, createdByCaller: target.createdByCaller })
+      if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
+    },
     async run (request) {
       const region = regions.require(request.regionCode)
       const started = performance.now()

@@ -121,7 +121,8 @@ await describe('JWT callers through the broker', async () => {
       ['alg none', unsignedToken({ iss: CLUSTER, sub: 'system:serviceaccount:billing:billing-api', aud: ['qlik-broker'], exp: now + 600 }), /algorithm is not accepted/],
       ['HS256 with the public key', await hmacWithPublicKey(key, { issuer: CLUSTER, subject: 'system:serviceaccount:billing:billing-api' }), /algorithm is not accepted/],
       ['signed by another key', await signToken(other, { issuer: CLUSTER, subject: 'system:serviceaccount:billing:billing-api' }), /signature does not verify/],
-      ['no such caller', await serviceAccountToken('payments', 'payments-api'), /subject "cluster:system:serviceaccount:payments:payments-api" is not a broker caller/]
+      ['no such caller', await serviceAccountToken('payments', 'payments-api'), /^the JWT is valid, but its subject is not a broker caller$/],
+      ['lives for ever', await serviceAccountToken('billing', 'billing-api', { expiresIn: 253_402_300_799 - now }), /lives longer than the broker accepts/]
     ]
     const texts: string[] = []
     for (const [label, token, detail] of cases) {
@@ -133,8 +134,14 @@ await describe('JWT callers through the broker', async () => {
     assert.equal(unknownKey.status, 401)
     assert.match(unknownKey.json<{ detail: string }>().detail, /not a valid broker credential/, 'an unknown API key gets the API-key answer, not the JWT one')
 
+    // Issue 10 §13: a 401 never names the broker's configuration (issuer names, algorithms, subjects it knows or not).
+    for (const text of texts) {
+      for (const configuration of ['"cluster"', 'cluster:', 'RS256', 'ES256', 'EdDSA', 'payments-api', 'accepted:']) assert.equal(text.includes(configuration), false, `${configuration} in ${text}`)
+    }
     const logs = stack.logs.text()
     assert.match(logs, /not a broker caller/, 'the refusal is logged with its reason')
+    assert.match(logs, /"sub":"system:serviceaccount:payments:payments-api"/, 'the log names the subject the answer does not')
+    assert.match(logs, /"maxLifetimeSeconds":86400/, 'the log names the limit the answer does not')
     assertNoLeak({ logs, responses: texts.join('\n') }, [...cases.map(([, token]) => token), ...cases.map(([, token]) => token.split('.')[2] ?? '').filter((part) => part.length >= 8)])
   })
 })

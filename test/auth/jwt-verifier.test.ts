@@ -212,15 +212,15 @@ await describe('createJwtVerifier', async () => {
       await assertRefused(h.verifier, `${header ?? ''}.${forged}.${signature ?? ''}`, /signature does not verify/)
     })
 
-    await it('refuses a valid token whose subject is no caller, naming the subject and not the token', async (t) => {
+    await it('refuses a valid token whose subject is no caller, naming neither the subject nor the token', async (t) => {
       const h = await harness(t)
       await assertRefused(h.verifier, await h.token(rsa, { subject: 'system:serviceaccount:other:stranger', claims: kubernetesClaims('other', 'stranger') }),
-        /^the JWT is valid, but its subject "cluster:system:serviceaccount:other:stranger" is not a broker caller$/)
+        /^the JWT is valid, but its subject is not a broker caller$/)
     })
 
     await it('refuses a token that matches the claim rules of two callers rather than pick one', async (t) => {
       const h = await harness(t)
-      await assertRefused(h.verifier, await h.token(rsa, { subject: 'system:serviceaccount:shared:shared-sa', claims: kubernetesClaims('shared', 'shared-sa') }), /several callers \(overlap, overlap-too\)/)
+      await assertRefused(h.verifier, await h.token(rsa, { subject: 'system:serviceaccount:shared:shared-sa', claims: kubernetesClaims('shared', 'shared-sa') }), /^the JWT is valid, but its subject matches the claim rules of several callers; the broker configuration must make them exclusive$/)
     })
 
     await it('leaves API keys and credentials that are not JWTs to other verifiers', async (t) => {
@@ -297,7 +297,7 @@ await describe('createJwtVerifier', async () => {
     await it('refuses tokens, without hammering the server, while the key set was never fetched', async (t) => {
       const h = await harness(t, { verifier: { jwks: { timeoutMs: 200 } } })
       h.server.fail(true)
-      await assertRefused(h.verifier, await h.token(rsa), /signing keys of issuer "cluster" are not available right now/)
+      await assertRefused(h.verifier, await h.token(rsa), /signing keys of the JWT issuer are not available right now/)
       await assertRefused(h.verifier, await h.token(rsa), /not available right now/)
       assert.equal(h.server.jwksHits(), 1)
       h.server.fail(1_000)
@@ -421,5 +421,29 @@ await describe('createJwtVerifier', async () => {
       assert.equal(claimAt(claims, 'kubernetes.io.missing'), undefined)
       assert.equal(claimAt(claims, 'groups.0'), undefined, 'no indexing into lists')
     })
+  })
+})
+
+await describe('issue 10 §13: a JWT\'s lifetime is bounded per issuer', async () => {
+  await it('refuses a token expiring in year 9999, and one living longer than the issuer\'s maximum', async (t) => {
+    const h = await harness(t)
+    await assertRefused(h.verifier, await h.token(rsa, { expiresIn: 253_402_300_799 - h.nowSeconds() }), /lives longer than the broker accepts for its issuer/)
+    await assertRefused(h.verifier, await h.token(rsa, { expiresIn: 86_400 + 31 }), /lives longer/)
+    assert.equal((await h.verifier.verify(await h.token(rsa, { expiresIn: 86_400 })))?.name, 'billing', 'a day is the default maximum')
+  })
+
+  await it('measures from iat, and from now when the token has none', async (t) => {
+    const h = await harness(t, { issuer: { maxLifetimeSeconds: 3_600, clockSkewSeconds: 0 } })
+    assert.equal((await h.verifier.verify(await h.token(rsa, { expiresIn: 3_600 })))?.name, 'billing')
+    // Issued two hours ago for three: an hour left, but a three-hour token.
+    await assertRefused(h.verifier, await h.token(rsa, { now: h.nowSeconds() - 7_200, expiresIn: 10_800 }), /lives longer/)
+    const noIat = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: rsa.kid }).setIssuer(CLUSTER).setAudience('qlik-broker').setSubject(BILLING_SA).setExpirationTime(h.nowSeconds() + 7_200).sign(rsa.privateKey)
+    await assertRefused(h.verifier, noIat, /lives longer/)
+  })
+
+  await it('keeps the configured maximum within bounds', () => {
+    const base = { name: 'cluster', issuer: CLUSTER, audiences: ['qlik-broker'], jwksUrl: 'https://example.com/jwks' }
+    assert.equal(IssuerSchema.parse(base).maxLifetimeSeconds, 86_400)
+    assert.throws(() => IssuerSchema.parse({ ...base, maxLifetimeSeconds: 10 * 365 * 86_400 }))
   })
 })

@@ -8,7 +8,7 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js'
 import { sensitiveValues } from '../support/stack.js'
 import { assertProblem, eventually, sleep, startGovernanceStack, type GovernanceStack } from './support.js'
 
-interface AuditEvent { id: string, time: string, requestId: string, caller: string, region: string, tenant?: string, action: string, outcome: string, upstreamStatus?: number, durationMs?: number, idempotencyKey?: string, method?: string, path?: string }
+interface AuditEvent { id: string, time: string, requestId: string, callerRequestId?: string, caller: string, region: string, tenant?: string, action: string, outcome: string, upstreamStatus?: number, durationMs?: number, idempotencyKey?: string, method?: string, path?: string }
 
 const audit = async (stack: GovernanceStack, key: string, query = '', requestId?: string): Promise<HttpResult> => http(stack.url, 'GET', `/audit${query}`, { headers: { ...bearer(key), ...(requestId === undefined ? {} : { 'x-request-id': requestId }) } })
 const events = (result: HttpResult): AuditEvent[] => {
@@ -46,9 +46,9 @@ await describe('audit trail', async () => {
     // Events reach the stream in batches, within the broker's flush interval (20 ms).
     await eventually(async () => await client.xlen(streamKey) >= 5, 2_000, 'the batch reaching the stream')
     const entries = (await client.xrange(streamKey, '-', '+')).map(([, fields]) => fromFields(fields))
-    assert.deepEqual(entries.map((event) => event?.requestId), ['act-1', 'act-2', 'act-3', 'act-4', 'act-5'], 'exactly one event per action, in order')
+    assert.deepEqual(entries.map((event) => event?.callerRequestId), ['act-1', 'act-2', 'act-3', 'act-4', 'act-5'], 'exactly one event per action, in order')
     const [create, denied, failed, passThrough, lifecycleDenied] = entries
-    assert.deepEqual({ ...create, time: undefined, durationMs: undefined }, { time: undefined, durationMs: undefined, requestId: 'act-1', caller: 'admin', region: 'eu', tenant: tenant.id, tenantHostname: tenant.hostnames[0], action: 'tenants:create', outcome: 'allowed', upstreamStatus: 201, idempotencyKey: 'audit-create' })
+    assert.deepEqual({ ...create, time: undefined, durationMs: undefined }, { time: undefined, durationMs: undefined, requestId: create?.requestId, callerRequestId: 'act-1', caller: 'admin', region: 'eu', tenant: tenant.id, tenantHostname: tenant.hostnames[0], action: 'tenants:create', outcome: 'allowed', upstreamStatus: 201, idempotencyKey: 'audit-create' })
     assert.ok(typeof create?.durationMs === 'number' && create.durationMs >= 0)
     assert.ok((create?.time ?? '') >= start && (create?.time ?? '') <= end)
     assert.deepEqual({ caller: denied?.caller, action: denied?.action, outcome: denied?.outcome, upstreamStatus: denied?.upstreamStatus }, { caller: 'nobody', action: 'tenants:create', outcome: 'denied', upstreamStatus: undefined })
@@ -56,26 +56,26 @@ await describe('audit trail', async () => {
     assert.deepEqual({ action: passThrough?.action, outcome: passThrough?.outcome, upstreamStatus: passThrough?.upstreamStatus, path: passThrough?.path }, { action: 'tenant-api', outcome: 'allowed', upstreamStatus: 201, path: '/api/v1/users' })
     assert.deepEqual({ caller: lifecycleDenied?.caller, region: lifecycleDenied?.region, tenant: lifecycleDenied?.tenant, outcome: lifecycleDenied?.outcome }, { caller: 'reader', region: 'us', tenant: tenant.id, outcome: 'denied' })
     // The existing audit log line is still there, one per action.
-    const auditLines = stack.logs.lines.map((line) => JSON.parse(line) as { audit?: boolean, requestId?: string }).filter((line) => line.audit === true)
-    assert.deepEqual(auditLines.map((line) => line.requestId), ['act-1', 'act-2', 'act-3', 'act-4', 'act-5'])
+    const auditLines = stack.logs.lines.map((line) => JSON.parse(line) as { audit?: boolean, callerRequestId?: string }).filter((line) => line.audit === true)
+    assert.deepEqual(auditLines.map((line) => line.callerRequestId), ['act-1', 'act-2', 'act-3', 'act-4', 'act-5'])
 
     // GET /audit: auditors only, newest first, filters combine.
     assertProblem(await audit(stack, stack.keys.admin, '', 'read-admin'), 403, 'QB_FORBIDDEN')
     assertProblem(await audit(stack, stack.keys.reader, '?region=eu'), 403, 'QB_FORBIDDEN')
     const everything = events(await audit(stack, stack.keys.auditor))
-    assert.deepEqual(everything.map((event) => event.requestId).filter((id) => id.startsWith('act-')), ['act-5', 'act-4', 'act-3', 'act-2', 'act-1'])
+    assert.deepEqual(everything.map((event) => event.callerRequestId).filter((id) => id?.startsWith('act-') === true), ['act-5', 'act-4', 'act-3', 'act-2', 'act-1'])
     // The admin's refused read is an event of its own.
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, '?caller=admin')).map((event) => event.requestId), ['read-admin', 'act-4', 'act-3', 'act-1'])
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, '?region=us')).map((event) => event.requestId), ['act-5'])
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?tenant=${tenant.id}`)).map((event) => event.requestId), ['act-5', 'act-4', 'act-1'], 'the call made by hostname too: events carry the canonical tenant')
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?caller=admin&region=eu&tenant=${tenant.hostnames[0] ?? ''}`)).map((event) => event.requestId), ['act-4', 'act-1'])
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?since=${encodeURIComponent(middle)}&until=${encodeURIComponent(end)}&caller=admin`)).map((event) => event.requestId), ['act-4', 'act-3'])
-    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?until=${encodeURIComponent(middle)}&region=eu`)).map((event) => event.requestId), ['act-1'])
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, '?caller=admin')).map((event) => event.callerRequestId), ['read-admin', 'act-4', 'act-3', 'act-1'])
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, '?region=us')).map((event) => event.callerRequestId), ['act-5'])
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?tenant=${tenant.id}`)).map((event) => event.callerRequestId), ['act-5', 'act-4', 'act-1'], 'the call made by hostname too: events carry the canonical tenant')
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?caller=admin&region=eu&tenant=${tenant.hostnames[0] ?? ''}`)).map((event) => event.callerRequestId), ['act-4', 'act-1'])
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?since=${encodeURIComponent(middle)}&until=${encodeURIComponent(end)}&caller=admin`)).map((event) => event.callerRequestId), ['act-4', 'act-3'])
+    assert.deepEqual(events(await audit(stack, stack.keys.auditor, `?until=${encodeURIComponent(middle)}&region=eu`)).map((event) => event.callerRequestId), ['act-1'])
     const firstPage = await audit(stack, stack.keys.auditor, '?caller=admin&limit=3')
-    assert.deepEqual(events(firstPage).map((event) => event.requestId), ['read-admin', 'act-4', 'act-3'])
+    assert.deepEqual(events(firstPage).map((event) => event.callerRequestId), ['read-admin', 'act-4', 'act-3'])
     const cursor = firstPage.json<{ nextCursor?: string }>().nextCursor ?? ''
     const lastPage = await audit(stack, stack.keys.auditor, `?caller=admin&limit=3&cursor=${cursor}`)
-    assert.deepEqual(events(lastPage).map((event) => event.requestId), ['act-1'])
+    assert.deepEqual(events(lastPage).map((event) => event.callerRequestId), ['act-1'])
     assert.equal(lastPage.json<{ nextCursor?: string }>().nextCursor, undefined)
     assertProblem(await audit(stack, stack.keys.auditor, '?since=yesterday'), 400, 'QB_INVALID_REQUEST')
 
@@ -100,7 +100,7 @@ await describe('audit trail', async () => {
     const tenant = stack.simulator.addTenant({ region: 'us' })
     await http(stack.url, 'GET', `/regions/us/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'in-us', 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })
     await http(stack.url, 'POST', '/regions/eu/api/v1/tenants', { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'in-eu' }, body: { licenseKey: 'x' } })
-    const seen = events(await audit(stack, key.key)).map((event) => event.requestId)
+    const seen = events(await audit(stack, key.key)).map((event) => event.callerRequestId)
     assert.ok(seen.includes('in-eu'))
     assert.equal(seen.includes('in-us'), false)
     assertProblem(await audit(stack, key.key, '?region=us'), 403, 'QB_FORBIDDEN')
@@ -116,7 +116,7 @@ await describe('audit trail', async () => {
     const id = mine.json<{ id: string }>().id
     await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${id}`, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'admin-reads-mine' } })
     await http(stack.url, 'POST', '/regions/eu/api/v1/tenants', { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'admin-create' }, body: { licenseKey: 'y' } })
-    const seen = events(await audit(stack, key.key)).map((event) => event.requestId)
+    const seen = events(await audit(stack, key.key)).map((event) => event.callerRequestId)
     assert.deepEqual(seen, ['admin-reads-mine', 'own-create'], 'events on its tenant, whoever acted; nothing else')
   })
 
@@ -130,13 +130,13 @@ await describe('audit trail', async () => {
     const client = ownRedis.client()
     const stored = async (): Promise<string[]> => {
       const [streamKey] = await client.keys('*audit')
-      return streamKey === undefined ? [] : (await client.xrange(streamKey, '-', '+')).map(([, fields]) => fromFields(fields)?.requestId ?? '')
+      return streamKey === undefined ? [] : (await client.xrange(streamKey, '-', '+')).map(([, fields]) => fromFields(fields)?.callerRequestId ?? '')
     }
     await eventually(async () => (await stored()).length === 1, 2_000, 'the first event being written')
     await ownRedis.stop()
     for (const id of ['down-1', 'down-2', 'down-3']) assert.equal(await read(id), 200, 'the request is not failed')
-    const lines = stack.logs.lines.map((line) => JSON.parse(line) as { audit?: boolean, requestId?: string, msg?: string })
-    assert.deepEqual(lines.filter((line) => line.audit === true).map((line) => line.requestId), ['up-1', 'down-1', 'down-2', 'down-3'], 'every action still has its audit log line')
+    const lines = stack.logs.lines.map((line) => JSON.parse(line) as { audit?: boolean, callerRequestId?: string, msg?: string })
+    assert.deepEqual(lines.filter((line) => line.audit === true).map((line) => line.callerRequestId), ['up-1', 'down-1', 'down-2', 'down-3'], 'every action still has its audit log line')
     // The test's redis-server restarts empty (no persistence): what is in it afterwards was written after the restart.
     await ownRedis.start()
     await eventually(async () => (await stored()).length >= 3, 5_000, 'the waiting events being written')
@@ -148,6 +148,6 @@ await describe('audit trail', async () => {
     const stack = await startGovernanceStack(t)
     await http(stack.url, 'POST', '/regions/eu/api/v1/tenants', { headers: { ...bearer(stack.keys.nobody), 'x-request-id': 'mem-1' }, body: { licenseKey: 'x' } })
     const seen = events(await audit(stack, stack.keys.auditor, '?caller=nobody'))
-    assert.deepEqual(seen.map((event) => [event.requestId, event.outcome]), [['mem-1', 'denied']])
+    assert.deepEqual(seen.map((event) => [event.callerRequestId, event.outcome]), [['mem-1', 'denied']])
   })
 })

@@ -22,11 +22,11 @@ await describe('request log', async () => {
     const written = lines().slice(before)
     const completed = written.filter((line) => line.msg === 'request completed')
     assert.deepEqual(completed.map(({ reqId, method, url, route, statusCode }) => ({ reqId, method, url, route, statusCode })), [
-      { reqId: 'log-1', method: 'GET', url: `/regions/eu/api/v1/tenants/${tenant.id}?x=1`, route: '/regions/:region/api/v1/tenants/:tenantId', statusCode: 200 },
-      { reqId: 'log-2', method: 'GET', url: '/regions/eu', route: '/regions/:region', statusCode: 401 }
+      { reqId: read.headers['x-request-id'], method: 'GET', url: `/regions/eu/api/v1/tenants/${tenant.id}?x=1`, route: '/regions/:region/api/v1/tenants/:tenantId', statusCode: 200 },
+      { reqId: refused.headers['x-request-id'], method: 'GET', url: '/regions/eu', route: '/regions/:region', statusCode: 401 }
     ])
     assert.ok(completed.every((line) => typeof line.responseTimeMs === 'number' && line.responseTimeMs >= 0))
     assert.equal(written.some((line) => line.msg === 'incoming request'), false, 'no line when a request arrives')
-    assert.deepEqual(written.filter((line) => line.reqId === 'log-1').map((line) => line.audit === true ? 'audit' : line.msg), ['audit', 'request completed'], 'the tenant read: its audit line and its request line, nothing else')
+    assert.deepEqual(written.filter((line) => line.reqId === read.headers['x-request-id']).map((line) => line.audit === true ? 'audit' : line.msg), ['audit', 'request completed'], 'the tenant read: its audit line and its request line, nothing else')
   })
 })
