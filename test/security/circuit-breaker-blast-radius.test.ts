@@ -8,7 +8,7 @@ await describe('issue 10 §4: one caller\'s 5xx does not open a host\'s breaker 
   await it('keeps serving other callers after one caller provokes many 500s on the tenant host', async (t) => {
     const stack = await startStack(t, { env: { QLIK_BREAKER_FAILURES: '3', QLIK_RETRY_MAX_ATTEMPTS: '1' } })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    const base = `/regions/eu/tenants/${tenant.id}/api/v1`
+    const base = `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1`
     stack.simulator.setFaults({ errorRate: 1, errorStatus: 500, paths: ['/api/v1/spaces'] })
     for (let n = 0; n < 6; n++) {
       const provoked = await http(stack.url, 'POST', `${base}/spaces`, { headers: bearer(stack.keys.admin), body: { name: `s${n}`, type: 'shared' } })
@@ -23,7 +23,7 @@ await describe('issue 10 §4: one caller\'s 5xx does not open a host\'s breaker 
   await it('still opens on 503s from different requests', async (t) => {
     const stack = await startStack(t, { env: { QLIK_BREAKER_FAILURES: '3', QLIK_RETRY_MAX_ATTEMPTS: '1' } })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    const base = `/regions/eu/tenants/${tenant.id}/api/v1`
+    const base = `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1`
     stack.simulator.setFaults({ errorRate: 1, errorStatus: 503, paths: ['/api/v1/spaces'] })
     for (let n = 0; n < 3; n++) assert.equal((await http(stack.url, 'GET', `${base}/spaces`, { headers: bearer(stack.keys.admin) })).status, 503)
     const fast = await http(stack.url, 'GET', `${base}/users`, { headers: bearer(stack.keys.reader) })

@@ -65,10 +65,10 @@ await describe('issue 10 §6: requests answered from an Idempotency-Key are judg
     const stack = await startGovernanceStack(t, { redis })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
     // Warm the token, then make the first request slow.
-    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.id}/api/v1/users`, { headers: bearer(stack.keys.admin) })).status, 200)
+    assert.equal((await http(stack.url, 'GET', `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users`, { headers: bearer(stack.keys.admin) })).status, 200)
     stack.simulator.setFaults({ latencyMs: 600, paths: ['/api/v1/spaces'], times: 1 })
     const headers = { ...bearer(stack.keys.admin), 'idempotency-key': 'burst' }
-    const path = `/regions/eu/tenants/${tenant.id}/api/v1/spaces`
+    const path = `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/spaces`
     const first = http(stack.url, 'POST', path, { headers, body: { name: 'burst', type: 'shared' } })
     await new Promise((resolve) => setTimeout(resolve, 150))
     const burst = await Promise.all(Array.from({ length: 40 }, async () => await http(stack.url, 'POST', path, { headers, body: { name: 'burst', type: 'shared' } })))

@@ -13,7 +13,7 @@ await describe('issue 10 §14: the caller\'s X-Request-Id is its own field; the 
     const stack = await startGovernanceStack(t)
     const tenant = stack.simulator.addTenant({ region: 'eu' })
     // A caller trying to pass its call off as someone else's earlier request.
-    const read = await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.reader), 'x-request-id': 'victim-request-7' } })
+    const read = await http(stack.url, 'GET', `/regions/eu/api/v1/tenants/${tenant.id}`, { headers: { ...bearer(stack.keys.reader), 'x-request-id': 'victim-request-7', 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })
     assert.equal(read.status, 200, read.text)
     const brokerId = String(read.headers['x-request-id'])
     assert.match(brokerId, UUID, 'the broker answers with its own id')

@@ -21,8 +21,8 @@ await describe('issue 10 §11: upstream headers reach the caller by exact name o
     const stack = await startStack(t, { env: { QLIK_UPSTREAM_ORIGIN: proxy.url, CALLER_QUOTA: '50/60s' } })
     proxy.upstream = stack.simulator.url
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    for (const path of [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users`]) {
-      const answer = await http(stack.url, 'GET', path, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'mine-1' } })
+    for (const path of [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/users`]) {
+      const answer = await http(stack.url, 'GET', path, { headers: { ...bearer(stack.keys.admin), 'x-request-id': 'mine-1', 'qlik-tenant-hostname': tenant.hostnames[0] ?? '' } })
       assert.equal(answer.status, 200, answer.text)
       assert.equal(answer.headers['ratelimit-canary-token'], undefined, path)
       assert.equal(answer.headers['x-ratelimit-secret-debug'], undefined, path)
