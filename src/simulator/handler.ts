@@ -6,6 +6,7 @@ import { createControlApi } from './control-api.js'
 import { E, qlikError, rateLimitError } from './envelope.js'
 import { normalizeHost, readBody, send, splitUrl } from './http-utils.js'
 import { oauthRoutes } from './oauth.js'
+import { reloadsRoutes } from './reloads-api.js'
 import { createRouter } from './router.js'
 import { spacesRoutes } from './spaces-api.js'
 import { tenantsRoutes } from './tenants-api.js'
@@ -34,7 +35,7 @@ function injected (core: SimulatorCore, fault: FaultDecision): SimResponse {
  * body → deactivated tenant → host kind → bearer token → rate limit → handler.
  */
 export function createRequestHandler (core: SimulatorCore, signal: AbortSignal): (req: IncomingMessage, res: ServerResponse) => void {
-  const router = createRouter<RouteDef>([...oauthRoutes(core), ...tenantsRoutes(core), ...usersRoutes(core), ...spacesRoutes(core)])
+  const router = createRouter<RouteDef>([...oauthRoutes(core), ...tenantsRoutes(core), ...usersRoutes(core), ...spacesRoutes(core), ...reloadsRoutes(core)])
   const control = createControlApi(core)
   const { counters, tenants } = core
 
@@ -53,7 +54,7 @@ export function createRequestHandler (core: SimulatorCore, signal: AbortSignal):
     if (def.auth === 'none') return def.handle(ctx)
     const auth = authenticate(core, ctx)
     if (!auth.ok) return auth.response
-    const retryAfter = core.limiter.take(`${site.scope}|${auth.caller.clientId}`, def.tier)
+    const retryAfter = core.limiter.take(`${site.scope}|${auth.caller.clientId}`, def.method, def.pattern, def.tier)
     if (retryAfter > 0) {
       counters.rateLimited()
       return rateLimitError(retryAfter)
