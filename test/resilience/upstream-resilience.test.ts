@@ -12,13 +12,14 @@ await describe('Qlik\'s shared rate budget, retries, circuit breaker and caller 
   after(async () => { await redis.close() })
 
   await it('keeps 2 replicas driven at 3x the Tier 2 limit under it: no 429 from Qlik, at least 90 % of the allowed rate used', async (t) => {
-    // Qlik's Tier 2 scaled down: 60 requests per 2 s window.
-    const limit = { requests: 60, windowMs: 2_000 }
+    // Qlik's Tier 2 scaled down: 120 requests per 4 s window (30/s).
+    const limit = { requests: 120, windowMs: 4_000 }
     const cluster = await startCluster({
       replicas: 2,
       redis,
-      // The skew margin scaled down with the window (1 s of 5 minutes is about 7 ms of 2 s; 50 ms here).
-      env: { QLIK_TIER2_LIMIT: `${limit.requests}/${limit.windowMs}ms`, QLIK_BUDGET_MAX_WAIT_MS: '500', QLIK_BUDGET_SKEW_MS: '50', CALLER_QUOTA: '100000/60s' },
+      // The skew margin covers how late a request reaches Qlik after the broker let it go: on a
+      // loaded test machine that is event-loop lag, well above what a 5 % share of this window would be.
+      env: { QLIK_TIER2_LIMIT: `${limit.requests}/${limit.windowMs}ms`, QLIK_BUDGET_MAX_WAIT_MS: '500', QLIK_BUDGET_SKEW_MS: '200', CALLER_QUOTA: '100000/60s' },
       simulator: { rateLimits: { tier1PerWindow: 100_000, tier2PerWindow: limit.requests, windowMs: limit.windowMs } }
     })
     t.after(cluster.close)
