@@ -129,7 +129,19 @@ local last = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 local ttl = math.max(math.ceil(last - now + window + 1000), redis.call('PTTL', KEYS[2]))
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-return {1, math.ceil(at - now), count}`)
+return {1, math.ceil(at - now), count, seq}`)
+
+// Gives back ARGV[2] unused sends of the booking ARGV[1] (its seq): Qlik never saw them.
+const RELEASE = luaScript(`
+local member = ARGV[1] .. ':' .. ARGV[3]
+local at = redis.call('ZSCORE', KEYS[1], member)
+if not at then return 0 end
+local unused = tonumber(ARGV[2])
+local left = tonumber(ARGV[3]) - unused
+redis.call('ZREM', KEYS[1], member)
+if left > 0 then redis.call('ZADD', KEYS[1], at, ARGV[1] .. ':' .. left) end
+redis.call('HINCRBY', KEYS[2], 'total', -unused)
+return 1`)
 
 // Holds the bucket back until now + ARGV[1] ms; both keys live at least that long.
 const PAUSE = luaScript(`
@@ -158,6 +170,8 @@ interface Lease {
   /** Local time from which the leased sends may go. */
   at: number
   remaining: number
+  /** The booking in Redis the remaining sends belong to, to give back the ones not used. */
+  booking: { seq: number, count: number } | undefined
   /** Demand in the last full period (requests per ms), sizes the next lease. */
   rate: number
   /** Requests counted since `periodStart`. */
@@ -198,11 +212,21 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
     const wanted = Math.max(1, lease.waiting + 1, Math.floor(lease.rate * latestUseMs))
     const count = Math.min(wanted, Math.max(1, Math.floor(shape.requests / LEASE_SHARE)))
     const [logKey, metaKey] = keys(host, bucket)
-    const [granted, ms, booked] = await BOOK(redis, 2, logKey, metaKey, shape.windowMs, shape.requests, count, options.maxWaitMs) as [number, number, number]
+    const [granted, ms, booked, seq] = await BOOK(redis, 2, logKey, metaKey, shape.windowMs, shape.requests, count, options.maxWaitMs) as [number, number, number, number]
     if (granted !== 1) return { granted: false, retryAfterMs: ms }
     lease.at = now() + ms
     lease.remaining = booked
+    lease.booking = { seq, count: booked }
     return undefined
+  }
+
+  /** Sends leased but not used in time would be lost to the window until it slides past them. */
+  function giveBack (host: string, bucket: string, lease: Lease): void {
+    const { booking, remaining } = lease
+    lease.remaining = 0
+    lease.booking = undefined
+    if (booking === undefined || remaining <= 0) return
+    RELEASE(redis, 2, ...keys(host, bucket), booking.seq, remaining, booking.count).catch(degraded)
   }
 
   return {
@@ -212,7 +236,7 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
       let lease = leases.get(key)
       if (lease === undefined) {
         if (leases.size >= MAX_KEYS) leases = new Map()
-        lease = { at: 0, remaining: 0, rate: 0, recent: 0, periodStart: now(), waiting: 0, fetching: undefined }
+        lease = { at: 0, remaining: 0, booking: undefined, rate: 0, recent: 0, periodStart: now(), waiting: 0, fetching: undefined }
         leases.set(key, lease)
       }
       const t = now()
@@ -226,7 +250,7 @@ export function createRedisRateBudget (options: BudgetOptions & { redis: Redis, 
       for (;;) {
         const current = now()
         // A send used later than booked would leave Qlik's window later than ours: drop it instead.
-        if (lease.remaining > 0 && lease.at < current - latestUseMs) lease.remaining = 0
+        if (lease.remaining > 0 && lease.at < current - latestUseMs) giveBack(host, bucket, lease)
         if (lease.remaining > 0) {
           lease.remaining--
           // Whole milliseconds down: a send a fraction of a millisecond ahead goes now, not after a 1 ms timer.

@@ -123,6 +123,20 @@ await describe('rate budget', async () => {
       assert.ok(counting.calls() <= 10, `${counting.calls()} round trips for 500 requests`)
     })
 
+    await it('gives back to the shared window the leased sends it could not use in time', async () => {
+      const logs = captureLogs()
+      const client = redis.client()
+      const keyPrefix = `rb-give-back-${Date.now()}:`
+      let clock = 0
+      const budget = createRedisRateBudget({ buckets: QLIK, maxWaitMs: 10_000, margins: MARGINS, keyPrefix, logger: logs.logger, redis: client, now: () => clock })
+      for (let n = 0; n < 20; n++) await budget.reserve('h', 'tier1')
+      clock = 100 // 21 requests in 100 ms: the next lease is sized for the next 50 ms, 10 sends
+      await budget.reserve('h', 'tier1')
+      clock = 200 // nobody came for the other 9 in time
+      await budget.reserve('h', 'tier1')
+      assert.equal(await client.hget(`${keyPrefix}budget-meta:{h:tier1}`, 'total'), '22', 'the window holds the 22 sends made, not the 9 leased and unused')
+    })
+
     await it('shares a 429\'s pause between replicas, for that bucket only', async () => {
       const logs = captureLogs()
       const options = { buckets: QLIK, maxWaitMs: 10_000, margins: MARGINS, keyPrefix: `rb-pause-${Date.now()}:`, logger: logs.logger }
