@@ -91,6 +91,9 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if #expired > 0 then
   for i = 1, #expired do total = total - countOf(expired[i]) end
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  if total < 0 then total = 0 end
+  -- Written now: a refusal below returns before the booking writes it.
+  redis.call('HSET', KEYS[2], 'total', total)
 end
 if total < 0 then total = 0 end
 local at = now

@@ -137,6 +137,22 @@ await describe('rate budget', async () => {
       assert.equal(await client.hget(`${keyPrefix}budget-meta:{h:tier1}`, 'total'), '22', 'the window holds the 22 sends made, not the 9 leased and unused')
     })
 
+    await it('keeps the window\'s count right when a request is refused after old sends expired', async () => {
+      const logs = captureLogs()
+      const client = redis.client()
+      const keyPrefix = `rb-refused-${Date.now()}:`
+      const [logKey, metaKey] = [`${keyPrefix}budget-log:{h:tier1}`, `${keyPrefix}budget-meta:{h:tier1}`]
+      const [seconds] = await client.time()
+      const now = Number(seconds) * 1000
+      // Four sends booked earlier: one a window ago, three a second ago; the window holds 3.
+      await client.zadd(logKey, now - 120_000, '1:1', now - 1_000, '2:1', now - 1_000, '3:1', now - 1_000, '4:1')
+      await client.hset(metaKey, 'total', 4, 'seq', 4)
+      const budget = createRedisRateBudget({ buckets: new Map([['tier1', { requests: 3, windowMs: 60_000 }]]), maxWaitMs: 0, margins: { skewMs: 0, headroom: 0 }, keyPrefix, logger: logs.logger, redis: client })
+      const refused = await budget.reserve('h', 'tier1')
+      assert.equal(refused.granted, false, 'the window is full')
+      assert.equal(await client.hget(metaKey, 'total'), '3', 'the expired send no longer counts, though this request was refused')
+    })
+
     await it('shares a 429\'s pause between replicas, for that bucket only', async () => {
       const logs = captureLogs()
       const options = { buckets: QLIK, maxWaitMs: 10_000, margins: MARGINS, keyPrefix: `rb-pause-${Date.now()}:`, logger: logs.logger }
