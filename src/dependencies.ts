@@ -14,6 +14,7 @@ import { TRACING_OFF, type Tracing } from './observability/tracing.js'
 import { createCircuitBreaker } from './qlik/circuit-breaker.js'
 import { createQlikGateway } from './qlik/qlik-gateway.js'
 import { createMemoryRateBudget, createRedisRateBudget } from './qlik/rate-budget.js'
+import { createBucketTable } from './qlik/rate-buckets.js'
 import { createTokenEndpoint } from './qlik/token-endpoint.js'
 import { createUpstreamClient, type UpstreamClientOptions } from './qlik/upstream-client.js'
 import { createQuotaCounter } from './quota/quota-counter.js'
@@ -120,7 +121,8 @@ export function createDependencies (config: Config, logger: PinoLogger, override
   const clientHistory = createClientHistory({ redis, keyPrefix: config.cache.keyPrefix, logger: logger.child({ module: 'clients' }), onChange: metrics.onClientIdChange })
   const secrets = recordClientUse(unrecorded, clientHistory)
   const upstream = tracing.traceUpstream(instrumentUpstream(createUpstreamClient({ timeoutMs: config.qlik.timeoutMs, connectTimeoutMs: config.qlik.connectTimeoutMs, ...overrides.upstream }), metrics), config.regions)
-  const budgetOptions = { limits: { 1: config.qlik.tier1Limit, 2: config.qlik.tier2Limit }, maxWaitMs: config.qlik.budgetMaxWaitMs }
+  const buckets = createBucketTable({ tier1: config.qlik.tier1Limit, tier2: config.qlik.tier2Limit }, config.qlik.rateBuckets)
+  const budgetOptions = { buckets: buckets.limits, maxWaitMs: config.qlik.budgetMaxWaitMs, margins: { skewMs: config.qlik.budgetSkewMs, headroom: config.qlik.budgetHeadroomPct / 100 } }
   const budget = redis === undefined
     ? createMemoryRateBudget(budgetOptions)
     : createRedisRateBudget({ ...budgetOptions, redis, keyPrefix: config.cache.keyPrefix, logger: logger.child({ module: 'rate-budget' }) })
@@ -184,6 +186,7 @@ export function createDependencies (config: Config, logger: PinoLogger, override
       upstream,
       tokens,
       budget,
+      buckets,
       breaker,
       retry: { maxAttempts: config.qlik.retryMaxAttempts, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: config.qlik.budgetMaxWaitMs },
       logger: logger.child({ module: 'qlik' })

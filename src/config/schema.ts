@@ -26,6 +26,34 @@ const redisNodeList = z.string().transform((list, context) => {
   return { nodes, tls }
 })
 
+/**
+ * Qlik endpoints with a limit of their own (special tiers), as JSON:
+ * `[{"name":"reloads","method":"POST","path":"/api/v1/reloads","limit":"50/60s"}]`.
+ */
+const rateBuckets = z.string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'a JSON array of {name, method, path, limit}' })
+      return z.NEVER
+    }
+  })
+  .pipe(z.array(z.strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lowercase letters, digits and dashes').refine((name) => name !== 'tier1' && name !== 'tier2', 'tier1 and tier2 are the tiers; a special bucket needs a name of its own'),
+    method: z.string().regex(/^(\*|[A-Z]+)$/, 'an HTTP method in capitals, or *'),
+    path: z.string().regex(/^\/[^\s?#]*$/, 'a path starting with /, without query'),
+    limit: rateLimit
+  })))
+  .superRefine((rules, ctx) => {
+    const limits = new Map<string, string>()
+    for (const rule of rules) {
+      const limit = `${rule.limit.requests}/${rule.limit.windowMs}`
+      if ((limits.get(rule.name) ?? limit) !== limit) ctx.addIssue({ code: 'custom', message: `bucket "${rule.name}" is given two different limits` })
+      limits.set(rule.name, limit)
+    }
+  })
+
 export const DEFAULT_REGIONS = ['us', 'eu', 'de', 'uk', 'sg', 'ap', 'jp'] as const
 
 export const TENANT_ACTIONS = [
@@ -155,8 +183,12 @@ export const ConfigSchema = z.object({
     timeoutMs: positiveInt.default(30_000),
     connectTimeoutMs: positiveInt.default(5_000),
     tokenScope: z.string().min(1).optional(),
-    tier1Limit: rateLimit.default({ requests: 1000, windowMs: 60_000 }),
-    tier2Limit: rateLimit.default({ requests: 100, windowMs: 60_000 }),
+    // Qlik counts Tier 1 and Tier 2 over 5 minutes (docs/reference/qlik-cloud-api.md §5, §11).
+    tier1Limit: rateLimit.default({ requests: 5000, windowMs: 300_000 }),
+    tier2Limit: rateLimit.default({ requests: 500, windowMs: 300_000 }),
+    rateBuckets: rateBuckets.optional(),
+    budgetSkewMs: envNumber(z.number().int().min(0).max(60_000)).default(1_000),
+    budgetHeadroomPct: envNumber(z.number().min(0).max(50)).default(2),
     budgetMaxWaitMs: envNumber(z.number().int().min(0)).default(10_000),
     retryMaxAttempts: envNumber(z.number().int().min(1).max(20)).default(4),
     breakerFailures: positiveInt.default(5),

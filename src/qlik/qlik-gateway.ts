@@ -5,7 +5,8 @@ import type { Logger } from '../observability/logger.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
 import { isHostUnwellStatus, type CircuitBreaker } from './circuit-breaker.js'
 import { readQlikErrors } from './qlik-error-envelope.js'
-import { tierOf, type RateBudget, type Tier } from './rate-budget.js'
+import type { RateBudget } from './rate-budget.js'
+import type { BucketTable } from './rate-buckets.js'
 import { mayRetry, parseRetryAfter, retryDelayMs, type RetryPolicy } from './retry-policy.js'
 import type { UpstreamClient, UpstreamResponse } from './upstream-client.js'
 
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   upstream: UpstreamClient
   tokens: TokenProvider
   budget: RateBudget
+  /** Which of Qlik's rate-limit buckets a request is counted in. */
+  buckets: BucketTable
   breaker: CircuitBreaker
   retry: RetryPolicy
   logger: Logger
@@ -45,13 +48,13 @@ export interface GatewayOptions {
 const defaultSleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 export function createQlikGateway (options: GatewayOptions): QlikGateway {
-  const { upstream, tokens, logger, budget, breaker, retry } = options
+  const { upstream, tokens, logger, budget, buckets, breaker, retry } = options
   const now = options.now ?? Date.now
   const sleep = options.sleep ?? defaultSleep
 
   /** Waits for this host's share of Qlik's budget, or refuses with 429 when the wait would be too long. */
-  async function spendBudget (host: string, tier: Tier): Promise<void> {
-    const reservation = await budget.reserve(host, tier)
+  async function spendBudget (host: string, bucket: string): Promise<void> {
+    const reservation = await budget.reserve(host, bucket)
     if (!reservation.granted) {
       throw new BrokerError('QB_RATE_LIMITED', `Qlik allows the regional client a limited rate on ${host}; the next slot is ${Math.ceil(reservation.retryAfterMs / 1000)} s away`, {
         headers: { 'retry-after': String(Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))) }
@@ -62,13 +65,13 @@ export function createQlikGateway (options: GatewayOptions): QlikGateway {
 
   async function forward (request: ForwardRequest): Promise<UpstreamResponse> {
     const target = { host: request.host, origin: request.region.upstreamOrigin }
-    const tier = tierOf(request.method)
+    const bucket = buckets.bucketOf(request.method, request.path)
     let reminted = false
     for (let attempt = 1; ; attempt++) {
       breaker.admit(request.host)
       const lease = await tokens.get(request.region, request.host, request.requestId)
       // The slot is taken right before sending: waiting for a mint after it would bunch requests up.
-      await spendBudget(request.host, tier)
+      await spendBudget(request.host, bucket)
       let response: UpstreamResponse
       try {
         response = await upstream.send({
@@ -105,7 +108,7 @@ export function createQlikGateway (options: GatewayOptions): QlikGateway {
       }
 
       const retryAfterMs = status === 429 ? parseRetryAfter(response.headers['retry-after'], now()) ?? 1000 : undefined
-      if (retryAfterMs !== undefined) await budget.pause(request.host, tier, retryAfterMs)
+      if (retryAfterMs !== undefined) await budget.pause(request.host, bucket, retryAfterMs)
       const retryable = (status === 429 || status === 502 || status === 503 || status === 504) && mayRetry(request.method, { status })
       if (!retryable || attempt >= retry.maxAttempts || (retryAfterMs ?? 0) > retry.maxRetryAfterMs) return response
       await response.body.dump()

@@ -5,6 +5,7 @@ import type { RegionCredentials } from '../secrets/secrets-source.js'
 import type { CachedToken } from '../tokens/token-store.js'
 import { readQlikErrors } from './qlik-error-envelope.js'
 import type { RateBudget } from './rate-budget.js'
+import { TIER2_BUCKET } from './rate-buckets.js'
 import type { UpstreamClient, UpstreamTarget } from './upstream-client.js'
 
 const TokenResponseSchema = z.object({
@@ -47,7 +48,7 @@ export function createTokenEndpoint (upstream: UpstreamClient, options: { scope?
   return {
     async mint (target, credentials, requestId) {
       // /oauth/token is Tier 2 on the same host: it spends the bot user's budget too.
-      const reservation = await options.budget?.reserve(target.host, 2)
+      const reservation = await options.budget?.reserve(target.host, TIER2_BUCKET)
       if (reservation !== undefined && !reservation.granted) {
         throw new BrokerError('QB_RATE_LIMITED', `Qlik's token endpoint on ${target.host} has no budget left for now`, { headers: { 'retry-after': String(Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))) } })
       }

@@ -16,6 +16,8 @@ const envSchema = z.object({
   SIM_TIER1_PER_WINDOW: int(1).optional(),
   SIM_TIER2_PER_WINDOW: int(1).optional(),
   SIM_WINDOW_MS: int(1).optional(),
+  /** A guess: the step in which Qlik slides its window (0: per millisecond). */
+  SIM_GUESS_WINDOW_STEP_MS: int(0).optional(),
   /** Comma-separated accepted license keys; unset accepts any. */
   SIM_LICENSE_KEYS: z.string().optional(),
   /** Tenants one license key may create; unset is unlimited. */
@@ -71,6 +73,7 @@ export function loadSimulatorConfig (rawEnv: NodeJS.ProcessEnv): ConfigResult {
   if (env.SIM_TIER1_PER_WINDOW !== undefined) rateLimits.tier1PerWindow = env.SIM_TIER1_PER_WINDOW
   if (env.SIM_TIER2_PER_WINDOW !== undefined) rateLimits.tier2PerWindow = env.SIM_TIER2_PER_WINDOW
   if (env.SIM_WINDOW_MS !== undefined) rateLimits.windowMs = env.SIM_WINDOW_MS
+  if (env.SIM_GUESS_WINDOW_STEP_MS !== undefined) rateLimits.guessWindowStepMs = env.SIM_GUESS_WINDOW_STEP_MS
   if (Object.keys(rateLimits).length > 0) options.rateLimits = rateLimits
   if (env.SIM_LICENSE_KEYS !== undefined) {
     options.licenseKeys = env.SIM_LICENSE_KEYS.split(',').map((k) => k.trim()).filter((k) => k !== '')

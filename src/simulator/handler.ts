@@ -9,6 +9,7 @@ import { dataFilesRoutes } from './data-files-api.js'
 import { E, qlikError, rateLimitError } from './envelope.js'
 import { normalizeHost, readBody, send, splitUrl } from './http-utils.js'
 import { oauthRoutes, unknownTenantToken } from './oauth.js'
+import { reloadsRoutes } from './reloads-api.js'
 import { createRouter } from './router.js'
 import { spacesRoutes } from './spaces-api.js'
 import { tenantsRoutes } from './tenants-api.js'
@@ -39,7 +40,7 @@ function injected (core: SimulatorCore, fault: FaultDecision): SimResponse {
 export function createRequestHandler (core: SimulatorCore, signal: AbortSignal): (req: IncomingMessage, res: ServerResponse) => void {
   const router = createRouter<RouteDef>([
     ...oauthRoutes(core), ...tenantsRoutes(core), ...usersRoutes(core), ...spacesRoutes(core),
-    ...appsRoutes(core), ...dataFilesRoutes(core), ...automationsRoutes(core)
+    ...appsRoutes(core), ...dataFilesRoutes(core), ...automationsRoutes(core), ...reloadsRoutes(core)
   ])
   const control = createControlApi(core)
   const { counters, tenants } = core
@@ -59,7 +60,7 @@ export function createRequestHandler (core: SimulatorCore, signal: AbortSignal):
     if (def.auth === 'none') return def.handle(ctx)
     const auth = authenticate(core, ctx)
     if (!auth.ok) return auth.response
-    const retryAfter = core.limiter.take(`${site.scope}|${auth.caller.clientId}`, def.tier)
+    const retryAfter = core.limiter.take(`${site.scope}|${auth.caller.clientId}`, def.method, def.pattern, def.tier)
     if (retryAfter > 0) {
       counters.rateLimited()
       return rateLimitError(retryAfter)

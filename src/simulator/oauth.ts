@@ -38,7 +38,7 @@ function token (core: SimulatorCore, ctx: RouteContext): SimResponse {
   // Only the region's real client id gets its own bucket: arbitrary ids from
   // the body must not grow the limiter's map.
   const identity = core.clients.get(site.region)?.clientId === clientId ? clientId : '?'
-  const retryAfter = core.limiter.take(`${site.scope}|${identity}`, 2)
+  const retryAfter = core.limiter.take(`${site.scope}|${identity}`, 'POST', '/oauth/token', 2)
   if (retryAfter > 0) {
     core.counters.rateLimited()
     return rateLimitError(retryAfter)

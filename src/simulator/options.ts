@@ -1,6 +1,12 @@
 import { z } from 'zod'
 import { DEMO_CLIENTS, REGION_PATTERN } from './regions.js'
+import type { SpecialLimit } from './rate-limiter.js'
 import type { QlikSimulatorOptions, SimulatorClient } from './types.js'
+
+/** The special tiers Qlik states a number for: reloads 50/min (reference §11, changelog 108). */
+export const DOCUMENTED_SPECIAL_LIMITS: readonly SpecialLimit[] = [
+  { name: 'reloads', method: 'POST', pattern: '/api/v1/reloads', requests: 50, windowMs: 60_000 }
+]
 
 export const clientSchema = z.strictObject({
   region: z.string().regex(REGION_PATTERN, 'region must be lowercase letters, digits and dashes'),
@@ -26,7 +32,15 @@ const optionsSchema = z.strictObject({
   rateLimits: z.strictObject({
     tier1PerWindow: z.int().min(1).optional(),
     tier2PerWindow: z.int().min(1).optional(),
-    windowMs: z.int().min(1).optional()
+    windowMs: z.int().min(1).optional(),
+    specialLimits: z.array(z.strictObject({
+      name: z.string().min(1),
+      method: z.string().regex(/^[A-Z]+$/, 'an HTTP method in capitals'),
+      pattern: z.string().startsWith('/'),
+      requests: z.int().min(1),
+      windowMs: z.int().min(1)
+    })).optional(),
+    guessWindowStepMs: z.int().min(0).optional()
   }).optional(),
   licenseKeys: z.array(z.string().min(1)).optional(),
   tenantQuota: z.int().min(0).optional(),
@@ -47,6 +61,8 @@ export interface ResolvedOptions {
   tier1PerWindow: number
   tier2PerWindow: number
   windowMs: number
+  specialLimits: SpecialLimit[]
+  guessWindowStepMs: number
   licenseKeys: Set<string> | undefined
   tenantQuota: number | undefined
   guessLicenseQuotaStatus: 400 | 403
@@ -69,9 +85,12 @@ export function resolveOptions (options: QlikSimulatorOptions): ResolvedOptions 
     // Copies, so that callers mutating their array later change nothing.
     clients: (options.clients ?? DEMO_CLIENTS).map((c) => ({ ...c })),
     tokenLifetimeSeconds: o.tokenLifetimeSeconds ?? 21600,
-    tier1PerWindow: o.rateLimits?.tier1PerWindow ?? 1000,
-    tier2PerWindow: o.rateLimits?.tier2PerWindow ?? 100,
-    windowMs: o.rateLimits?.windowMs ?? 60_000,
+    // Qlik's tiers, 1,000/min and 100/min, are counted over 5 minutes (reference §5, §11).
+    tier1PerWindow: o.rateLimits?.tier1PerWindow ?? 5000,
+    tier2PerWindow: o.rateLimits?.tier2PerWindow ?? 500,
+    windowMs: o.rateLimits?.windowMs ?? 300_000,
+    specialLimits: (o.rateLimits?.specialLimits ?? DOCUMENTED_SPECIAL_LIMITS).map((limit) => ({ ...limit })),
+    guessWindowStepMs: o.rateLimits?.guessWindowStepMs ?? 0,
     licenseKeys: o.licenseKeys === undefined ? undefined : new Set(o.licenseKeys),
     tenantQuota: o.tenantQuota,
     guessLicenseQuotaStatus: o.guessLicenseQuotaStatus ?? 403,

@@ -1,5 +1,6 @@
 import type { AssignedRole } from './roles.js'
 import type { SeedContentInput, SeededContent, SeedUserInput, TenantContentState } from './content-types.js'
+import type { SpecialLimit } from './rate-limiter.js'
 
 /** One regional OAuth client, as created in My Qlik (one per region). */
 export interface SimulatorClient {
@@ -11,12 +12,24 @@ export interface SimulatorClient {
 }
 
 export interface SimulatorRateLimits {
-  /** Tier 1 (GETs) requests per window, per (tenant or register host, client). Default 1000. */
+  /** Tier 1 (GETs) requests per window, per (tenant or register host, client). Default 5000 (1,000/min over 5 minutes). */
   tier1PerWindow?: number
-  /** Tier 2 (writes and /oauth/token) requests per window. Default 100. */
+  /** Tier 2 (writes and /oauth/token) requests per window. Default 500 (100/min over 5 minutes). */
   tier2PerWindow?: number
-  /** Window length in milliseconds. Default 60000. */
+  /** Window length of the tiers in milliseconds: Qlik counts over 5 minutes (reference §5, §11). Default 300000. */
   windowMs?: number
+  /**
+   * Endpoints with a limit of their own, by route method and pattern; a 429
+   * there blocks only that bucket. Default: reloads (`POST /api/v1/reloads`),
+   * 50 per 60 s, as Qlik states it (reference §11).
+   */
+  specialLimits?: SpecialLimit[]
+  /**
+   * A guess, 0 by default: how finely Qlik slides its window is not
+   * documented. 0 slides it per millisecond; a step counts requests in slots
+   * of that length, each leaving the window only when all of it is older.
+   */
+  guessWindowStepMs?: number
 }
 
 export interface QlikSimulatorOptions {

@@ -199,13 +199,13 @@ await describe('the broker on a 3-master Redis Cluster', async () => {
     assert.equal((await audit.read({ count: 100 })).length, 30)
     await audit.close()
 
-    const budgetOf = (): ReturnType<typeof createRedisRateBudget> => createRedisRateBudget({ redis, keyPrefix: prefix, logger: logs.logger, limits: { 1: { requests: 1000, windowMs: 60_000 }, 2: { requests: 100, windowMs: 60_000 } }, maxWaitMs: 1_000 })
+    const budgetOf = (): ReturnType<typeof createRedisRateBudget> => createRedisRateBudget({ redis, keyPrefix: prefix, logger: logs.logger, buckets: new Map([['tier1', { requests: 1000, windowMs: 60_000 }], ['tier2', { requests: 100, windowMs: 60_000 }]]), maxWaitMs: 1_000 })
     const [one, other] = [budgetOf(), budgetOf()]
-    assert.equal((await one.reserve('a.eu.qlikcloud.com', 2)).granted, true)
-    await one.pause('a.eu.qlikcloud.com', 2, 30_000)
+    assert.equal((await one.reserve('a.eu.qlikcloud.com', 'tier2')).granted, true)
+    await one.pause('a.eu.qlikcloud.com', 'tier2', 30_000)
     // Another replica reads the pause and the schedule from the same slot (RESERVE's two keys).
-    assert.equal((await other.reserve('a.eu.qlikcloud.com', 2)).granted, false, 'a paused host and tier is refused by another replica')
-    assert.equal((await other.reserve('b.eu.qlikcloud.com', 2)).granted, true, 'another host is not paused')
+    assert.equal((await other.reserve('a.eu.qlikcloud.com', 'tier2')).granted, false, 'a paused host and bucket is refused by another replica')
+    assert.equal((await other.reserve('b.eu.qlikcloud.com', 'tier2')).granted, true, 'another host is not paused')
     assert.doesNotMatch(logs.text(), /redis unavailable/, 'the budget never fell back to the process')
   })
 

@@ -11,26 +11,29 @@ await describe('Qlik\'s shared rate budget, retries, circuit breaker and caller 
   before(async () => { redis = await startRedisServer() })
   after(async () => { await redis.close() })
 
-  await it('keeps 2 replicas driven at 3x the Tier 2 limit under it: no 429 from Qlik, at least 90 % of the allowed rate used', async (t) => {
-    // Qlik's Tier 2 scaled down: 60 requests per 2 s window.
-    const limit = { requests: 60, windowMs: 2_000 }
+  await it('keeps 2 replicas driven at 1.5x the Tier 2 limit under it: no 429 from Qlik, at least 90 % of the allowed rate used', async (t) => {
+    // Qlik's Tier 2 scaled down: 150 requests per 5 s window (30/s).
+    const limit = { requests: 150, windowMs: 5_000 }
     const cluster = await startCluster({
       replicas: 2,
       redis,
-      env: { QLIK_TIER2_LIMIT: `${limit.requests}/${limit.windowMs}ms`, QLIK_BUDGET_MAX_WAIT_MS: '500', CALLER_QUOTA: '100000/60s' },
+      // The skew margin covers how much later than the broker's clock Qlik counts a request. Here
+      // that is the event-loop lag of the simulator (in this process, with the load generator) on a
+      // loaded 2-core machine: a burst of a hundred requests is counted over up to half a second.
+      env: { QLIK_TIER2_LIMIT: `${limit.requests}/${limit.windowMs}ms`, QLIK_BUDGET_MAX_WAIT_MS: '500', QLIK_BUDGET_SKEW_MS: '500', CALLER_QUOTA: '100000/60s' },
       simulator: { rateLimits: { tier1PerWindow: 100_000, tier2PerWindow: limit.requests, windowMs: limit.windowMs } }
     })
     t.after(cluster.close)
     const tenant = cluster.simulator.addTenant({ region: 'eu' })
     const durationMs = 10_000
     const headers = { authorization: `Bearer ${cluster.key}`, 'content-type': 'application/json' }
-    // Tier 2 at 90 requests per second (3x the 30 per second Qlik allows).
+    // Tier 2 at 45 requests per second (1.5x the 30 per second Qlik allows), as issue 9 §4 drives it.
     const started = Date.now()
     const sent: Array<Promise<number>> = []
     for (let n = 0; Date.now() - started < durationMs; n++) {
       const target = cluster.brokers[n % 2]?.url ?? ''
       sent.push(fetch(`${target}/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1/spaces`, { method: 'POST', headers, body: JSON.stringify({ name: `space-${n}`, type: 'shared' }) }).then(async (response) => { await response.arrayBuffer(); return response.status }))
-      await new Promise((resolve) => setTimeout(resolve, 1000 / 90))
+      await new Promise((resolve) => setTimeout(resolve, 1000 / 45))
     }
     const statuses = await Promise.all(sent)
     const elapsedMs = Date.now() - started
