@@ -57,19 +57,19 @@ await describe('simulator rate limits', async () => {
     const tenant = sim.addTenant({ region: 'eu' })
     const host = tenant.hostnames[0] as string
     const token = await mint(sim, host)
-    const read = async (): Promise<number> => (await call(sim, '/api/v1/users/me', { host, token })).status
+    const read = async (): Promise<number> => (await call(sim, '/api/v1/users', { host, token })).status
     const start = clock
     assert.equal(await read(), 200)
     clock = start + 4_000
     assert.equal(await read(), 200)
     assert.equal(await read(), 200)
     clock = start + 6_000
-    const limited = await call(sim, '/api/v1/users/me', { host, token })
+    const limited = await call(sim, '/api/v1/users', { host, token })
     assert.equal(limited.status, 429)
     assert.equal(limited.headers['retry-after'], '4', 'until the request at 0 s is 10 s old')
     clock = start + 10_000
     assert.equal(await read(), 200, 'the first request has left the window')
-    const again = await call(sim, '/api/v1/users/me', { host, token })
+    const again = await call(sim, '/api/v1/users', { host, token })
     assert.equal(again.status, 429, 'the two at 4 s still count: a fixed window would have started afresh')
     assert.equal(again.headers['retry-after'], '4')
     clock = start + 14_000
@@ -118,7 +118,7 @@ await describe('simulator rate limits, guessing that Qlik slides its window in s
     const tenant = sim.addTenant({ region: 'eu' })
     const host = tenant.hostnames[0] as string
     const token = await mint(sim, host)
-    const read = async (): Promise<{ status: number, headers: Record<string, string | string[] | undefined> }> => await call(sim, '/api/v1/users/me', { host, token })
+    const read = async (): Promise<{ status: number, headers: Record<string, string | string[] | undefined> }> => await call(sim, '/api/v1/users', { host, token })
     clock = start + 1_000
     assert.equal((await read()).status, 200)
     assert.equal((await read()).status, 200)

@@ -12,7 +12,7 @@ await describe('Qlik rate-limit buckets through the broker', async () => {
       env: { QLIK_RATE_BUCKETS: '[{"name":"reloads","method":"POST","path":"/api/v1/reloads","limit":"100/60s"}]', QLIK_BUDGET_MAX_WAIT_MS: '2000' }
     })
     const tenant = stack.simulator.addTenant({ region: 'eu' })
-    const base = `/regions/eu/tenants/${tenant.id}/api/v1`
+    const base = `/regions/eu/tenants/${tenant.hostnames[0] ?? ''}/api/v1`
     const headers = { ...bearer(stack.keys.admin), 'content-type': 'application/json' }
     const reload = async (): Promise<{ status: number, code: string | undefined }> => {
       const answer = await http(stack.url, 'POST', `${base}/reloads`, { headers, body: { appId: 'app-1' } })
@@ -25,7 +25,7 @@ await describe('Qlik rate-limit buckets through the broker', async () => {
 
     const write = await http(stack.url, 'POST', `${base}/spaces`, { headers, body: { name: 'after-the-429', type: 'shared' } })
     assert.equal(write.status, 201, 'Tier 2 is another bucket: not paused')
-    const read = await http(stack.url, 'GET', `${base}/users/me`, { headers })
+    const read = await http(stack.url, 'GET', `${base}/users`, { headers })
     assert.equal(read.status, 200, 'Tier 1 is not paused either')
 
     const again = await reload()
