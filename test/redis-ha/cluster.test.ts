@@ -65,7 +65,7 @@ await describe('the broker on a 3-master Redis Cluster', async () => {
     t.after(cluster.close)
     const eu = cluster.simulator.addTenant({ region: 'eu' })
     const us = cluster.simulator.addTenant({ region: 'us' })
-    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
     const result = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % paths.length] ?? '', headers: bearer(cluster.key), concurrency: 1000, requests: 1000 })
     assert.equal(result.failed, 0, JSON.stringify(result.failures))
     assert.deepEqual(cluster.simulator.counters().mints, {

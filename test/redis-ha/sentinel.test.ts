@@ -51,7 +51,7 @@ await describe('the broker on Redis Sentinel (1 master, 1 replica, 3 sentinels, 
     t.after(cluster.close)
     const eu = cluster.simulator.addTenant({ region: 'eu' })
     const us = cluster.simulator.addTenant({ region: 'us' })
-    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
     const targets = cluster.brokers.map((broker) => broker.url)
 
     const load = steadyLoad(targets, paths, bearer(cluster.key), { workers: 12, durationMs: 9_000 })
@@ -82,7 +82,7 @@ await describe('the broker on Redis Sentinel (1 master, 1 replica, 3 sentinels, 
     const wanted = new Set(outcomes.map((outcome) => outcome.id))
     let missing: string[] = []
     for (const deadline = Date.now() + 15_000; ;) {
-      const recorded = new Set((await promoted.xrange(auditKey, '-', '+')).map(([, fields]) => fields[fields.indexOf('requestId') + 1]))
+      const recorded = new Set((await promoted.xrange(auditKey, '-', '+')).map(([, fields]) => fields[fields.indexOf('callerRequestId') + 1]))
       missing = [...wanted].filter((id) => !recorded.has(id))
       if (missing.length === 0 || Date.now() > deadline) break
       await new Promise((resolve) => setTimeout(resolve, 250))
@@ -91,7 +91,7 @@ await describe('the broker on Redis Sentinel (1 master, 1 replica, 3 sentinels, 
 
     // Both replicas share the new master: a new key is minted once for both.
     const other = cluster.simulator.addTenant({ region: 'eu' })
-    const afterwards = await steadyLoad(targets, [`/regions/eu/tenants/${other.id}/api/v1/users/me`], bearer(cluster.key), { workers: 10, durationMs: 1_000 })
+    const afterwards = await steadyLoad(targets, [`/regions/eu/tenants/${other.id}/api/v1/users`], bearer(cluster.key), { workers: 10, durationMs: 1_000 })
     assert.deepEqual([...new Set(afterwards.map((outcome) => outcome.status))], [200])
     assert.equal(cluster.simulator.counters().mints[other.hostnames[0] ?? ''], 1, 'one mint for both replicas after the failover')
 
