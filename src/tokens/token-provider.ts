@@ -142,7 +142,8 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
    * documented, docs/reference/qlik-cloud-api.md §8: a 401 says they do not).
    */
   const refusedTokens = new Map<string, number>()
-  const pausedSecretChecks = new Map<string, number>()
+  /** While a region is rejected: its last look for a newer secret (when, and what it found). */
+  const pausedSecretChecks = new Map<string, { at: number, found: Promise<RegionCredentials | undefined> }>()
   const recoveryTimers = new Map<string, NodeJS.Timeout>()
   let lastStoreWarning = 0
   let closed = false
@@ -361,12 +362,16 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   async function mint (region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh'): Promise<MintOutcome> {
     const state = states.get(region.code)
     if (state?.status === 'rejected' && state.rejectedVersion === credentials.version && (state.retryAt ?? 0) > now()) {
-      // A new secret written to the store is used at once, not after the back-off.
-      if (now() - (pausedSecretChecks.get(region.code) ?? 0) >= PAUSED_SECRET_CHECK_MS) {
-        pausedSecretChecks.set(region.code, now())
-        const fresh = await newerSecret(region.code, credentials)
-        if (fresh !== undefined) return { kind: 'rotated', credentials: fresh }
+      // A new secret written to the store is used at once, not after the
+      // back-off: by the request that looks for it and by every request
+      // that comes while it looks (they share the look, and its answer).
+      let check = pausedSecretChecks.get(region.code)
+      if (check === undefined || now() - check.at >= PAUSED_SECRET_CHECK_MS) {
+        check = { at: now(), found: newerSecret(region.code, credentials) }
+        pausedSecretChecks.set(region.code, check)
       }
+      const fresh = await check.found
+      if (fresh !== undefined && (fresh.version !== credentials.version || fresh.clientId !== credentials.clientId)) return { kind: 'rotated', credentials: fresh }
       throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}"; minting paused until ${new Date(state.retryAt ?? 0).toISOString()} (a new secret in the secrets store is used at once)`,
         { headers: { 'retry-after': String(Math.max(1, Math.ceil(((state.retryAt ?? 0) - now()) / 1000))) } })
     }
