@@ -200,7 +200,12 @@ await describe('tokens across replicas', async () => {
     assert.equal((await fetch(`${broker.url}${path}`, { headers })).status, 200)
     cluster.simulator.setFaults({ latencyMs: 1_500, paths: ['/api/v1/users'] })
     const inFlight = Array.from({ length: 50 }, async () => fetch(`${broker.url}${path}`, { headers }).then((response) => response.status, () => 'error'))
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // SIGTERM once all 50 are at Qlik (held there 1.5 s): a fixed pause let a
+    // request on a loaded machine arrive after it, and be refused (503) as new.
+    const atQlik = (): number => cluster.simulator.counters().requests['GET /api/v1/users'] ?? 0
+    const deadline = Date.now() + 10_000
+    while (atQlik() < 51 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(atQlik(), 51, 'the 50 requests reached Qlik')
     const exit = broker.kill('SIGTERM')
     const statuses = await Promise.all(inFlight)
     assert.deepEqual([...new Set(statuses)], [200], 'every in-flight request finished')
