@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { RegionConfig } from '../config/load-config.js'
 import { BrokerError } from '../http/broker-error.js'
 import type { Logger } from '../observability/logger.js'
@@ -38,7 +39,10 @@ export type TokenEvent =
 export interface TokenProvider {
   /** A token valid for at least the expiry margin, for `host` in `region`. */
   get (region: RegionConfig, host: string, requestId?: string): Promise<TokenLease>
-  /** Qlik answered 401 with this token: forget it (only if still cached) so the next get mints. */
+  /**
+   * Qlik answered 401 with this token: forget it (only if still cached) so
+   * the next get mints, and never serve it again from any cache.
+   */
   invalidate (lease: TokenLease): Promise<void>
   credentialState (region: string): RegionCredentialState
   /** Tokens held in process, by key, with their expiry (for gauges). Never the token. */
@@ -80,6 +84,8 @@ const STORE_WARNING_INTERVAL_MS = 30_000
 const PAUSED_SECRET_CHECK_MS = 1_000
 /** Bound on remembered hosts (accepted or refused), per replica. */
 const MAX_REMEMBERED_HOSTS = 10_000
+/** Bound on remembered refused tokens, per replica. */
+const MAX_REFUSED_TOKENS = 10_000
 
 /** What a mint attempt came to: a token, or a newer secret version to mint with under its own key. */
 type MintOutcome =
@@ -126,12 +132,36 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   const acceptedHosts = new Map<string, true>()
   /** `region:host` of tenant hosts that refused a token, until when. */
   const refusedHosts = new Map<string, { until: number, status: number }>()
-  const pausedSecretChecks = new Map<string, number>()
+  /**
+   * Digests of tokens Qlik answered 401 to, with their expiry. Dropping a
+   * token from the caches is not enough: a read of the shared store that was
+   * sent before the delete landed (the delete script was not loaded in Redis,
+   * so it took a second round trip) or a delete that failed still hands it
+   * back, and the one retry after a 401 would go out with the same dead
+   * token (whether a recreated or rotated client's tokens keep working is not
+   * documented, docs/reference/qlik-cloud-api.md §8: a 401 says they do not).
+   */
+  const refusedTokens = new Map<string, number>()
+  /** While a region is rejected: its last look for a newer secret (when, and what it found). */
+  const pausedSecretChecks = new Map<string, { at: number, found: Promise<RegionCredentials | undefined> }>()
   const recoveryTimers = new Map<string, NodeJS.Timeout>()
   let lastStoreWarning = 0
   let closed = false
 
-  const usable = (token: CachedToken | undefined): token is CachedToken => token !== undefined && token.expiresAt - options.expiryMarginMs > now()
+  const usable = (token: CachedToken | undefined): token is CachedToken => token !== undefined && token.expiresAt - options.expiryMarginMs > now() && !wasRefused(token)
+
+  /** The digest keeps no usable copy of a dead token around longer than the token itself. */
+  const digest = (token: CachedToken | TokenLease): string => createHash('sha256').update(token.accessToken.reveal()).digest('base64url')
+
+  function wasRefused (token: CachedToken): boolean {
+    if (refusedTokens.size === 0) return false
+    const id = digest(token)
+    const until = refusedTokens.get(id)
+    if (until === undefined) return false
+    if (until > now()) return true
+    refusedTokens.delete(id)
+    return false
+  }
 
   function storeFailed (error: unknown, what: string): void {
     emit({ type: 'store-error' })
@@ -235,6 +265,11 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   async function fromStore (key: string): Promise<CachedToken | undefined> {
     try {
       const token = await store.get(key)
+      if (token !== undefined && wasRefused(token)) {
+        // Still shared (its delete was lost or raced this read): drop it for the other replicas too.
+        await store.deleteIfMatches(key, token.accessToken.reveal())
+        return undefined
+      }
       return usable(token) ? token : undefined
     } catch (error) {
       storeFailed(error, 'read')
@@ -243,10 +278,10 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   }
 
   /** Records `key` as the newest entry of a bounded insertion-ordered map. */
-  function touch<V> (map: Map<string, V>, key: string, value: V): void {
+  function touch<V> (map: Map<string, V>, key: string, value: V, bound = MAX_REMEMBERED_HOSTS): void {
     map.delete(key)
     map.set(key, value)
-    if (map.size > MAX_REMEMBERED_HOSTS) {
+    if (map.size > bound) {
       const oldest = map.keys().next().value
       if (oldest !== undefined) map.delete(oldest)
     }
@@ -327,12 +362,16 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   async function mint (region: RegionConfig, host: string, credentials: RegionCredentials, requestId: string | undefined, reason: 'request' | 'refresh'): Promise<MintOutcome> {
     const state = states.get(region.code)
     if (state?.status === 'rejected' && state.rejectedVersion === credentials.version && (state.retryAt ?? 0) > now()) {
-      // A new secret written to the store is used at once, not after the back-off.
-      if (now() - (pausedSecretChecks.get(region.code) ?? 0) >= PAUSED_SECRET_CHECK_MS) {
-        pausedSecretChecks.set(region.code, now())
-        const fresh = await newerSecret(region.code, credentials)
-        if (fresh !== undefined) return { kind: 'rotated', credentials: fresh }
+      // A new secret written to the store is used at once, not after the
+      // back-off: by the request that looks for it and by every request
+      // that comes while it looks (they share the look, and its answer).
+      let check = pausedSecretChecks.get(region.code)
+      if (check === undefined || now() - check.at >= PAUSED_SECRET_CHECK_MS) {
+        check = { at: now(), found: newerSecret(region.code, credentials) }
+        pausedSecretChecks.set(region.code, check)
       }
+      const fresh = await check.found
+      if (fresh !== undefined && (fresh.version !== credentials.version || fresh.clientId !== credentials.clientId)) return { kind: 'rotated', credentials: fresh }
       throw new BrokerError('QB_CREDENTIALS_REJECTED', `Qlik rejects the regional client of "${region.code}"; minting paused until ${new Date(state.retryAt ?? 0).toISOString()} (a new secret in the secrets store is used at once)`,
         { headers: { 'retry-after': String(Math.max(1, Math.ceil(((state.retryAt ?? 0) - now()) / 1000))) } })
     }
@@ -487,6 +526,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     },
 
     async invalidate (lease) {
+      touch(refusedTokens, digest(lease), lease.expiresAt, MAX_REFUSED_TOKENS)
       const held = local.get(lease.cacheKey)
       if (held?.token.accessToken.reveal() === lease.accessToken.reveal()) forget(lease.cacheKey)
       try {

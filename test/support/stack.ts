@@ -30,6 +30,8 @@ export interface Stack {
   keys: Record<CallerName, string>
   /** Every client secret the stack knows, for leak searches. */
   secrets: string[]
+  /** Where the broker reads its secret files (`<region>.json`), for tests that rewrite one. */
+  secretsDir: string
 }
 
 export interface StackOptions {
@@ -77,7 +79,8 @@ export async function startStack (t: TestContext, options: StackOptions = {}): P
     simulator,
     logs,
     keys: Object.fromEntries(Object.entries(generated).map(([name, { key }]) => [name, key])) as Record<CallerName, string>,
-    secrets: clients.map((client) => client.clientSecret)
+    secrets: clients.map((client) => client.clientSecret),
+    secretsDir
   }
 }
 

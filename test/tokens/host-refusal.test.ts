@@ -21,6 +21,8 @@ await describe('a token refused on one tenant host', async () => {
       const admin = bearer(stack.keys.admin)
       const eu = stack.simulator.addTenant({ region: 'eu' })
       const us = stack.simulator.addTenant({ region: 'us' })
+      // By hostname (a tenant id needs a lookup Qlik does not document on the register host, docs/reference/qlik-cloud-api.md §11),
+      // and a plain read (`/users/me` is a redirect, answered 302 through the broker).
       const good = [`/regions/eu/tenants/${eu.hostnames[0] ?? ''}/api/v1/users`, `/regions/us/tenants/${us.hostnames[0] ?? ''}/api/v1/users`]
       const bad = '/regions/eu/tenants/nosuchtenant.eu.qlikcloud.com/api/v1/users'
 
