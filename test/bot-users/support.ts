@@ -51,6 +51,9 @@ export function seedTenants (sim: QlikSimulator, perKind: number, hosts: readonl
   })
 }
 
+/** A JSON answer as the tests read it. */
+export type Answer = { status: number, body: any } // eslint-disable-line @typescript-eslint/no-explicit-any
+
 const MOVABLE: Array<keyof TenantContentState> = ['apps', 'spaces', 'dataFiles', 'automations', 'automationConnections']
 
 /** Every movable item of a tenant with its owner and owner-change count. */
@@ -59,7 +62,7 @@ export function movable (sim: QlikSimulator, tenantId: string): Array<{ kind: st
   return MOVABLE.flatMap((kind) => (state[kind] as Array<{ id: string, ownerId: string, ownerChanges: number }>).map((item) => ({ kind, id: item.id, ownerId: item.ownerId, ownerChanges: item.ownerChanges })))
 }
 
-export async function api (stack: Stack, key: string, method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> {
+export async function api (stack: Stack, key: string, method: string, path: string, body?: unknown): Promise<Answer> {
   const response = await fetch(`${stack.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -70,7 +73,7 @@ export async function api (stack: Stack, key: string, method: string, path: stri
 }
 
 /** Polls the job until it is no longer running (real time: the job runs on real HTTP). */
-export async function waitForJob (read: () => Promise<{ status: number, body: any }>, timeoutMs = 30_000): Promise<any> {
+export async function waitForJob (read: () => Promise<Answer>, timeoutMs = 30_000): Promise<Answer['body']> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const job = await read()
