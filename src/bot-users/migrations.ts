@@ -98,6 +98,7 @@ export interface BotUserMigrations {
 }
 
 const lockKeys = (job: Pick<Job, 'region' | 'tenants'>): string[] => job.tenants.map((tenant) => tenantLockKey(job.region, tenant.host))
+const CANCEL_CHECK_MS = 1000
 const kindRank = (kind: ContentKind): number => KIND_ORDER.indexOf(kind)
 const ordered = (items: JobItem[]): JobItem[] => [...items].sort((a, b) => kindRank(a.kind) - kindRank(b.kind) || a.id.localeCompare(b.id))
 
@@ -182,6 +183,7 @@ export function createBotUserMigrations (options: MigrationOptions): BotUserMigr
         if (!await saving) lost = true
       }
       let cancelled = false
+      let cancelCheckedAt = 0
       const itemsOf = async (index: number): Promise<JobItem[]> => ordered((await store.items(id)).filter((item) => item.tenant === index))
 
       const runTenant = async (index: number): Promise<void> => {
@@ -210,7 +212,11 @@ export function createBotUserMigrations (options: MigrationOptions): BotUserMigr
           for (const item of await itemsOf(index)) {
             if (halted()) return
             if (item.state === 'moved' || item.state === 'failed') continue
-            if (await store.cancelRequested(id)) { cancelled = true; return }
+            // A cancel is looked for at most once a second: one Redis read per item would cost more than the move.
+            if (now() - cancelCheckedAt >= CANCEL_CHECK_MS) {
+              cancelCheckedAt = now()
+              if (await store.cancelRequested(id)) { cancelled = true; return }
+            }
             if (item.state === 'moving') {
               const verdict = await settle(calls, item)
               if (verdict !== 'retry') {
