@@ -83,34 +83,36 @@ await describe('bot-user migration survives a replica crash', async () => {
   before(async () => { redis = await startRedisServer() })
   after(async () => { await redis.close() })
 
-  await it('finishes on another replica after the one running the job is SIGKILLed, with no item moved twice', async (t) => {
-    // 600/60s and half of it for the job: a move every 200 ms per tenant, about 3 s for the 15 items of each.
-    const cluster = await replicas(t, redis, '600/60s')
-    const tenants = seedTenants(cluster.sim, 3)
-    const first = await cluster.start()
-    const started = await api(first.url, cluster.key, 'POST', '/regions/eu/bot-users/jobs', { tenants: [...TENANT_HOSTS] })
-    assert.equal(started.status, 202, JSON.stringify(started.body))
-    const changes = (): number => tenants.reduce((sum, tenant) => sum + movable(cluster.sim, tenant.id).reduce((total, item) => total + item.ownerChanges, 0), 0)
-    const deadline = Date.now() + 20_000
-    while (changes() < 6) {
-      assert.ok(Date.now() < deadline, 'the job made progress')
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    await first.kill('SIGKILL')
-    const movedBeforeCrash = changes()
-    assert.ok(movedBeforeCrash < 45, 'killed midway')
-
-    const second = await cluster.start()
-    const job = await waitForJob(() => api(second.url, cluster.key, 'GET', `/regions/eu/bot-users/jobs/${started.body.id as string}`))
-    assert.equal(job.status, 'finished')
-    assert.deepEqual(job.totals, { found: 45, moved: 45, failed: 0, remaining: 0 })
-    for (const tenant of tenants) {
-      for (const item of movable(cluster.sim, tenant.id)) {
-        assert.notEqual(item.ownerId, tenant.oldBotId)
-        if (item.ownerId !== tenant.humanId) assert.equal(item.ownerChanges, 1, `${item.kind} ${item.id} moved exactly once`)
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    await it(`finishes on another replica after the one running the job gets ${signal}, with no item moved twice`, async (t) => {
+      // 600/60s and half of it for the job: a move every 200 ms per tenant, about 3 s for the 15 items of each.
+      const cluster = await replicas(t, redis, '600/60s')
+      const tenants = seedTenants(cluster.sim, 3)
+      const first = await cluster.start()
+      const started = await api(first.url, cluster.key, 'POST', '/regions/eu/bot-users/jobs', { tenants: [...TENANT_HOSTS] })
+      assert.equal(started.status, 202, JSON.stringify(started.body))
+      const changes = (): number => tenants.reduce((sum, tenant) => sum + movable(cluster.sim, tenant.id).reduce((total, item) => total + item.ownerChanges, 0), 0)
+      const deadline = Date.now() + 20_000
+      while (changes() < 6) {
+        assert.ok(Date.now() < deadline, 'the job made progress')
+        await new Promise((resolve) => setTimeout(resolve, 20))
       }
-    }
-  })
+      await first.kill(signal)
+      const movedBeforeCrash = changes()
+      assert.ok(movedBeforeCrash < 45, 'killed midway')
+
+      const second = await cluster.start()
+      const job = await waitForJob(() => api(second.url, cluster.key, 'GET', `/regions/eu/bot-users/jobs/${started.body.id as string}`))
+      assert.equal(job.status, 'finished')
+      assert.deepEqual(job.totals, { found: 45, moved: 45, failed: 0, remaining: 0 })
+      for (const tenant of tenants) {
+        for (const item of movable(cluster.sim, tenant.id)) {
+          assert.notEqual(item.ownerId, tenant.oldBotId)
+          if (item.ownerId !== tenant.humanId) assert.equal(item.ownerChanges, 1, `${item.kind} ${item.id} moved exactly once`)
+        }
+      }
+    })
+  }
 
   await it('re-reads an item found "moving" after a crash: one already moved is not moved again, one not moved is', async (t) => {
     const cluster = await replicas(t, redis, '60000/60s')

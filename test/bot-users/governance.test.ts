@@ -48,6 +48,25 @@ await describe('bot-user migration: policy, input and job control', async () => 
     assert.equal((await api(stack, stack.keys.nobody, 'GET', `/regions/eu/bot-users/jobs/${own.body.id as string}`)).status, 404)
   })
 
+  await it('without tenants named, covers every tenant the broker\'s registry knows in the region', async (t) => {
+    const stack = await startBotUserStack(t)
+    const tenants = seedTenants(stack.simulator, 1)
+    const governance = stack.broker.deps.governance
+    assert.ok(governance !== undefined)
+    // The first two were created through the broker (its registry); the third was not.
+    for (const [index, tenant] of tenants.slice(0, 2).entries()) {
+      const at = new Date(Date.UTC(2026, 0, 1 + index)).toISOString()
+      await governance.registry.record({ id: tenant.id, name: `t${index}`, hostnames: [tenant.host], region: 'eu', status: 'active', createdBy: 'provisioning', createdAt: at, updatedAt: at })
+    }
+    const plan = await api(stack, stack.keys.admin, 'POST', '/regions/eu/bot-users/plan', {})
+    assert.equal(plan.status, 200, JSON.stringify(plan.body))
+    assert.deepEqual(plan.body.tenants.map((entry: { host: string }) => entry.host), [tenants[0]?.host, tenants[1]?.host])
+    assert.deepEqual(plan.body.totals, { tenants: 2, items: 10 })
+    // Named by id, a registered tenant resolves to its host without asking Qlik.
+    const byId = await api(stack, stack.keys.admin, 'POST', '/regions/eu/bot-users/plan', { tenants: [tenants[0]?.id] })
+    assert.equal(byId.body.tenants[0].host, tenants[0]?.host)
+  })
+
   await it('answers bad input with a problem naming what was wrong, and changes nothing', async (t) => {
     const stack = await startBotUserStack(t)
     const tenants = seedTenants(stack.simulator, 1)
