@@ -189,12 +189,14 @@ export function createBotUserMigrations (options: MigrationOptions): BotUserMigr
       const runTenant = async (index: number): Promise<void> => {
         const tenant = job.tenants[index]
         if (tenant === undefined || tenant.phase === 'done' || tenant.phase === 'failed') return
-        if (!options.mayMigrate(job.caller, job.region, tenant)) {
+        const refused = async (): Promise<boolean> => {
+          if (options.mayMigrate(job.caller, job.region, tenant)) return false
           tenant.phase = 'failed'
-          tenant.error = `caller "${job.caller}" no longer has bot-users:migrate on this tenant`
+          tenant.error = `caller "${job.caller}" no longer has bot-users:migrate on this tenant; the items left were not moved`
           await save()
-          return
+          return true
         }
+        if (await refused()) return
         const calls = tenantCalls(gateway, region, tenant.host, `bot-users-${id}`)
         try {
           if (tenant.phase === 'pending' || tenant.phase === 'discovering') {
@@ -212,6 +214,8 @@ export function createBotUserMigrations (options: MigrationOptions): BotUserMigr
           for (const item of await itemsOf(index)) {
             if (halted()) return
             if (item.state === 'moved' || item.state === 'failed') continue
+            // The job acts under its caller's grants as they are now: a reload that removed them stops it here.
+            if (await refused()) return
             // A cancel is looked for at most once a second: one Redis read per item would cost more than the move.
             if (now() - cancelCheckedAt >= CANCEL_CHECK_MS) {
               cancelCheckedAt = now()

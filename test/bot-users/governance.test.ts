@@ -67,6 +67,24 @@ await describe('bot-user migration: policy, input and job control', async () => 
     assert.equal(byId.body.tenants[0].host, tenants[0]?.host)
   })
 
+  await it('stops a running job on a tenant once a config reload takes the caller\'s bot-users:migrate away', async (t) => {
+    // One move every 2 s: time to change the grants while the job runs.
+    const stack = await startStack(t, { env: { ...FAST_ENV, QLIK_TIER2_LIMIT: '60/60s' }, simulator: FAST_SIMULATOR, callers: botUserCallers })
+    const [tenant] = seedTenants(stack.simulator, 2, [TENANT_HOSTS[0]])
+    assert.ok(tenant !== undefined)
+    const started = await api(stack, stack.keys.admin, 'POST', '/regions/eu/bot-users/jobs', { tenants: [tenant.host] })
+    assert.equal(started.status, 202)
+    const governance = stack.broker.deps.governance
+    assert.ok(governance !== undefined)
+    const callers = governance.callers.current().callers
+    governance.callers.replace(callers.map((caller) => caller.name === 'migrator' ? { ...caller, grants: caller.grants.map((grant) => ({ ...grant, actions: ['bot-users:read' as const] })) } : caller))
+    const job = await waitForJob(() => api(stack, stack.keys.admin, 'GET', `/regions/eu/bot-users/jobs/${started.body.id as string}`))
+    assert.equal(job.tenants[0].phase, 'failed')
+    assert.match(job.tenants[0].error, /no longer has bot-users:migrate/)
+    assert.ok(job.totals.moved < 10)
+    assert.equal(movable(stack.simulator, tenant.id).filter((item) => item.ownerChanges > 0).length, job.totals.moved)
+  })
+
   await it('answers bad input with a problem naming what was wrong, and changes nothing', async (t) => {
     const stack = await startBotUserStack(t)
     const tenants = seedTenants(stack.simulator, 1)
