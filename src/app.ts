@@ -20,6 +20,8 @@ import { docs } from './routes/docs.js'
 import { createIdempotency } from './idempotency/idempotency.js'
 import { createMemoryGovernance, type Governance } from './registry/governance.js'
 import { auditRoutes } from './routes/audit.js'
+import { botUserRoutes } from './routes/bot-users.js'
+import type { JobStore } from './bot-users/job-store.js'
 import { healthRoutes } from './routes/health.js'
 import { policyCheckRoutes } from './routes/policy-check.js'
 import { registryRoutes } from './routes/registry.js'
@@ -44,7 +46,9 @@ export interface AppDeps {
   quota: QuotaCounter
   /** Callers in force, idempotency records, tenant registry, audit trail. Default: in process, no config reload. */
   governance?: Governance
-  /** Client ids each region used before its current one, for `GET /regions/{region}` (ids and times only). Default: none shown. */
+  /** Bot-user migration jobs; default: in process. */
+  botUserJobs?: JobStore
+  /** Client ids each region used before: shown in `GET /regions/{region}`, and how old bot users are found. Default: none known. */
   clientHistory?: ClientHistory
 }
 
@@ -111,6 +115,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   await app.register(registryRoutes, { regions: deps.regions, registry: governance.registry })
   await app.register(auditRoutes, { trail: governance.audit, registry: governance.registry })
   await app.register(policyCheckRoutes, { regions: deps.regions, callers: governance.callers, registry: governance.registry })
+  await app.register(botUserRoutes, { config, regions: deps.regions, gateway: deps.gateway, hosts: tenantHosts, registry: governance.registry, audit: governance.audit, callers: governance.callers, metrics: deps.metrics, store: deps.botUserJobs, clientHistory: deps.clientHistory })
   return app
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { createApiKey } from './auth/api-keys.js'
+import { BOT_USERS_USAGE, runBotUsers } from './cli/bot-users.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfig } from './config/load-config.js'
 import { describeRedisTopology, redisTopologyOf } from './redis/redis-topology.js'
@@ -14,6 +15,9 @@ commands:
   config check            validate the configuration the broker would start with
                           (environment + BROKER_CONFIG_FILE): exit 0 with a summary,
                           or exit 78 (EX_CONFIG) listing every problem
+  bot-users plan|apply|status --region <code> [--tenant …]
+                          migrate what old bot users own, through a running broker
+                          (--broker URL, credential in QB_KEY); exits 1 when anything failed
 `
 
 const [command, argument] = process.argv.slice(2)
@@ -36,6 +40,22 @@ switch (command) {
     }
     checkConfig()
     break
+  case 'bot-users': {
+    if (argument === undefined || argument === 'help' || argument === '--help') {
+      process.stdout.write(BOT_USERS_USAGE)
+      break
+    }
+    const code = await runBotUsers(process.argv.slice(3), {
+      stdout: (text) => { process.stdout.write(text) },
+      stderr: (text) => { process.stderr.write(text) },
+      env: process.env,
+      fetch,
+      sleep: async (ms) => { await new Promise((resolve) => setTimeout(resolve, ms)) },
+      tty: process.stdout.isTTY
+    })
+    process.exitCode = code
+    break
+  }
   default:
     process.stderr.write(USAGE)
     process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 64)

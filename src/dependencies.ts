@@ -23,6 +23,7 @@ import { connectRedis } from './redis/redis-connection.js'
 import { redisTopologyOf } from './redis/redis-topology.js'
 import { createRegionRegistry } from './regions/region-registry.js'
 import { createClientHistory, type ClientHistory } from './clients/client-history.js'
+import { createRedisJobStore } from './bot-users/redis-job-store.js'
 import { recordClientUse } from './clients/recording-secrets-source.js'
 import { createFileSecretsSource } from './secrets/file-secrets-source.js'
 import type { SecretsSource } from './secrets/secrets-source.js'
@@ -198,6 +199,7 @@ export function createDependencies (config: Config, logger: PinoLogger, override
     tracing,
     quota,
     clientHistory,
+    ...(redis === undefined ? {} : { botUserJobs: createRedisJobStore({ redis, keyPrefix: config.cache.keyPrefix }) }),
     warmUp: loadMissing,
     async close () {
       clearTimeout(retryTimer)

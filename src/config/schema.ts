@@ -67,7 +67,9 @@ export type TenantAction = typeof TENANT_ACTIONS[number]
 
 /** Actions on the broker's own data, granted like the tenant actions. */
 export const BROKER_ACTIONS = ['audit:read'] as const
-export const ACTIONS = [...TENANT_ACTIONS, ...BROKER_ACTIONS] as const
+/** Bot-user migration after a regional client is recreated (issue 11): read (plan, job state) and migrate (apply, cancel). */
+export const BOT_USER_ACTIONS = ['bot-users:read', 'bot-users:migrate'] as const
+export const ACTIONS = [...TENANT_ACTIONS, ...BROKER_ACTIONS, ...BOT_USER_ACTIONS] as const
 export type Action = typeof ACTIONS[number]
 
 const regionCode = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a region code is lowercase letters, digits or dashes')
@@ -214,6 +216,13 @@ export const ConfigSchema = z.object({
     idempotencyMaxBytesPerCaller: positiveInt.default(64 * 1024 * 1024),
     auditStreamMaxLen: positiveInt.default(100_000),
     configCheckIntervalSeconds: positiveInt.default(30)
+  }).prefault({}),
+  /** Bot-user migration jobs (src/bot-users). */
+  botUsers: z.object({
+    /** The share of each tenant's Tier 2 budget a migration job may take; normal traffic keeps the rest. */
+    budgetFraction: envNumber(z.number().gt(0).max(1)).default(0.5),
+    /** A job's lease in Redis: a replica that stops renewing it (crash) hands the job to another after this long. */
+    leaseSeconds: positiveInt.default(15)
   }).prefault({}),
   /** From the config file; when absent, derived from `qlik.regions`. */
   regions: z.array(RegionSchema).optional(),

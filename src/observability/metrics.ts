@@ -39,11 +39,15 @@ export interface BrokerMetrics {
   readonly onVaultEvent: (event: VaultEvent) => void
   /** This replica saw a region's OAuth client id change (client history). */
   readonly onClientIdChange: (region: string) => void
+  /** A bot-user migration job settled one item: moved, deleted or failed. */
+  readonly onBotUserItem: (region: string, kind: string, outcome: 'moved' | 'deleted' | 'failed') => void
   /** Adds sources read at scrape time. */
   watch (sources: MetricSources): void
   /** The Prometheus text exposition: the broker's metrics, then the process metrics. */
   scrape (): Promise<string>
 }
+
+const BOT_USER_KINDS = new Set(['app', 'space', 'data-file', 'automation', 'automation-connection'])
 
 export const CREDENTIAL_STATUSES: readonly RegionCredentialView[] = ['ok', 'loaded', 'unknown', 'rejected', 'unavailable']
 const VAULT_OPERATIONS: ReadonlyArray<VaultEvent['operation']> = ['login', 'read', 'metadata', 'renew', 'lookup']
@@ -132,6 +136,8 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   let vaultSeen = false
   const clientIdChanges = new Counter({ name: name('client_id_changes_total'), help: 'Times this replica saw a region\'s OAuth client id change (a new secret with another client_id).', labelNames: ['region'], registers })
   for (const region of regionCodes) clientIdChanges.labels(region).inc(0)
+  const botUserItems = new Counter({ name: name('bot_user_items_total'), help: 'Items owned by an inactive bot user that a migration job moved, deleted or failed to move, by content kind.', labelNames: ['region', 'kind', 'outcome'], registers })
+  for (const region of regionCodes) for (const outcome of ['moved', 'deleted', 'failed']) botUserItems.labels(region, 'app', outcome).inc(0)
   const credentials = new Gauge({
     name: name('region_credentials_status'),
     help: 'One series per region and status, 1 for the region\'s current credential status (as GET /regions shows it), else 0.',
@@ -285,6 +291,11 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
 
     onClientIdChange: (region) => {
       if (regionCodes.includes(region)) clientIdChanges.labels(region).inc()
+    },
+
+    onBotUserItem: (region, kind, outcome) => {
+      // Labels from bounded sets only: configured regions and the fixed content kinds.
+      if (regionCodes.includes(region) && BOT_USER_KINDS.has(kind)) botUserItems.labels(region, kind, outcome).inc()
     },
 
     watch (added) {
