@@ -37,12 +37,14 @@ function botUserOf (raw: Record<string, unknown>): BotUser | undefined {
 const literal = (value: string): string => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
 
 /**
- * The bot user behind the broker's token: `GET /api/v1/users/me`. Qlik may
- * answer it with a redirect (§11), which the gateway does not follow; then the
- * user is found by the region's current client id (§7 users filter).
+ * The bot user behind the broker's token: `GET /api/v1/users/me`, a redirect
+ * to that user on the same host (docs/reference/qlik-cloud-api.md §11), which
+ * the gateway hands back rather than follows: it is followed here, once. Without
+ * an answer either way, the user is found by the region's current client id (§7 users filter).
  */
 export async function findActiveBotUser (calls: TenantCalls, currentClientId: string | undefined): Promise<BotUser> {
-  const answer = await calls.call({ method: 'GET', path: '/api/v1/users/me' })
+  let answer = await calls.call({ method: 'GET', path: '/api/v1/users/me' })
+  if (answer.redirectPath !== undefined) answer = await calls.call({ method: 'GET', path: answer.redirectPath })
   let user = answer.status === 200 && typeof answer.json === 'object' && answer.json !== null ? botUserOf(answer.json as Record<string, unknown>) : undefined
   if (user === undefined && currentClientId !== undefined) {
     const users = await listAll(calls, `/api/v1/users?filter=${encodeURIComponent(`clientId eq ${literal(currentClientId)}`)}`)

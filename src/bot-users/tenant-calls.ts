@@ -9,6 +9,8 @@ export interface QlikAnswer {
   json: unknown
   /** Qlik's error code and title, for a job's report; never the whole upstream body. */
   error: string | undefined
+  /** A redirect's target as a path on the same host; undefined for anything else (no redirect, or another host). */
+  redirectPath: string | undefined
 }
 
 /** One tenant host's Qlik API as the migration uses it: JSON in, JSON out, through the shared gateway. */
@@ -40,7 +42,9 @@ export function tenantCalls (gateway: QlikGateway, region: RegionConfig, host: s
         const title = (json as { errors?: Array<{ title?: unknown }> } | undefined)?.errors?.[0]?.title
         error = `HTTP ${response.statusCode}${codes.length > 0 ? ` ${codes.join(',')}` : ''}${typeof title === 'string' ? `: ${title.slice(0, 200)}` : ''}`
       }
-      return { status: response.statusCode, json, error }
+      const location = response.headers.location
+      const redirectPath = response.statusCode >= 300 && response.statusCode < 400 && typeof location === 'string' ? sameHostPath(location, host) : undefined
+      return { status: response.statusCode, json, error, redirectPath }
     }
   }
 }
@@ -68,6 +72,14 @@ function nextPath (href: unknown, host: string): string | undefined {
   // A link to another host is never followed: the token is for this one.
   if (url.hostname !== host) return undefined
   return `${url.pathname}${url.search}`
+}
+
+/** A `Location` (absolute, or relative to the host) as a path, when it stays on `host`. */
+function sameHostPath (location: string, host: string): string | undefined {
+  const base = `https://${host}/`
+  if (!URL.canParse(location, base)) return undefined
+  const url = new URL(location, base)
+  return url.hostname === host ? `${url.pathname}${url.search}` : undefined
 }
 
 export class QlikListingError extends Error {

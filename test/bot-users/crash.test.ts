@@ -119,7 +119,7 @@ await describe('bot-user migration survives a replica crash', async () => {
     const [tenant] = seedTenants(cluster.sim, 1, [TENANT_HOSTS[0]])
     assert.ok(tenant !== undefined)
     const token = await mint(cluster.sim, tenant.host, CLUSTER_CLIENTS[0]?.clientSecret, CLUSTER_CLIENTS[0]?.clientId)
-    const newBot = (await call(cluster.sim, '/api/v1/users/me', { host: tenant.host, token })).body.id as string
+    const newBot = String((await call(cluster.sim, '/api/v1/users/me', { host: tenant.host, token })).headers.location).split('/').at(-1) ?? ''
     const [app] = cluster.sim.content(tenant.id).apps.filter((entry) => entry.ownerId === tenant.oldBotId)
     const [space] = cluster.sim.content(tenant.id).spaces.filter((entry) => entry.ownerId === tenant.oldBotId)
     assert.ok(app !== undefined && space !== undefined)

@@ -15,16 +15,26 @@ function fakeTenant (answer: (call: QlikCall) => QlikAnswer): TenantCalls & { ca
   return { host: HOST, calls, async call (call) { calls.push(call); return answer(call) } }
 }
 
-const ok = (json: unknown): QlikAnswer => ({ status: 200, json, error: undefined })
+const ok = (json: unknown): QlikAnswer => ({ status: 200, json, error: undefined, redirectPath: undefined })
 
 await describe('bot-user discovery', async () => {
-  await it('finds the active bot user by the current client id when users/me answers with a redirect', async () => {
+  await it('follows the users/me redirect on the same host to the bot user, and trusts it over the client id', async () => {
     const tenant = fakeTenant((call) => call.path === '/api/v1/users/me'
-      ? { status: 302, json: undefined, error: undefined }
+      ? { status: 302, json: undefined, error: undefined, redirectPath: '/api/v1/users/bot-new' }
+      : call.path === '/api/v1/users/bot-new'
+        ? ok({ id: 'bot-new', subject: 'qlikbot\\new-client', clientId: 'new-client' })
+        : ok({ data: [{ id: 'bot-old', subject: 'qlikbot\\old-client', clientId: 'old-client' }] }))
+    assert.deepEqual(await findActiveBotUser(tenant, 'old-client'), { id: 'bot-new', subject: 'qlikbot\\new-client', clientId: 'new-client' })
+    assert.deepEqual(tenant.calls.map((call) => call.path), ['/api/v1/users/me', '/api/v1/users/bot-new'])
+  })
+
+  await it('finds the active bot user by the current client id when users/me answers with a redirect it cannot follow', async () => {
+    const tenant = fakeTenant((call) => call.path === '/api/v1/users/me'
+      ? { status: 302, json: undefined, error: undefined, redirectPath: undefined }
       : ok({ data: [{ id: 'bot-new', subject: 'qlikbot\\new-client', clientId: 'new-client' }] }))
     assert.deepEqual(await findActiveBotUser(tenant, 'new-client'), { id: 'bot-new', subject: 'qlikbot\\new-client', clientId: 'new-client' })
     assert.equal(decodeURIComponent(tenant.calls[1]?.path ?? ''), '/api/v1/users?filter=clientId eq "new-client"')
-    await assert.rejects(findActiveBotUser(fakeTenant(() => ({ status: 302, json: undefined, error: undefined })), undefined), /cannot read the active bot user/)
+    await assert.rejects(findActiveBotUser(fakeTenant(() => ({ status: 302, json: undefined, error: undefined, redirectPath: undefined })), undefined), /cannot read the active bot user/)
   })
 
   await it('takes every qlikbot user but the active one, and users of client ids in the history', async () => {
@@ -49,6 +59,6 @@ await describe('bot-user discovery', async () => {
     const entries = await listAll(tenant, '/api/v1/spaces?ownerId=x')
     assert.deepEqual(entries.map((entry) => entry.id), ['a', 'b'])
     assert.deepEqual(tenant.calls.map((call) => call.path), ['/api/v1/spaces?ownerId=x', '/api/v1/spaces?page=2'])
-    await assert.rejects(listAll(fakeTenant(() => ({ status: 403, json: undefined, error: 'HTTP 403 HTTP-403' })), '/api/v1/spaces'), /listing \/api\/v1\/spaces on acme\.eu\.qlikcloud\.com failed: HTTP 403/)
+    await assert.rejects(listAll(fakeTenant(() => ({ status: 403, json: undefined, error: 'HTTP 403 HTTP-403', redirectPath: undefined })), '/api/v1/spaces'), /listing \/api\/v1\/spaces on acme\.eu\.qlikcloud\.com failed: HTTP 403/)
   })
 })
