@@ -41,17 +41,22 @@ await describe('operator docs', async () => {
     assert.equal((policy.match(/^path /gm) ?? []).length, 2)
   })
 
-  await it('give a clean-up caller for bot users that the broker accepts', () => {
-    const block = codeBlocks(readFileSync(join(DOCS, 'operations-bot-users.md'), 'utf8'), 'yaml').find((yaml) => yaml.startsWith('callers:'))
-    assert.ok(block, 'a callers: example')
+  await it('give clean-up callers for bot users that the broker accepts: the migration command\'s and the manual fallback\'s', () => {
+    const blocks = codeBlocks(readFileSync(join(DOCS, 'operations-bot-users.md'), 'utf8'), 'yaml').filter((yaml) => yaml.startsWith('callers:'))
+    assert.equal(blocks.length, 2, 'a callers: example for the command and one for the manual way')
     const dir = tempDir('docs-config')
     try {
-      const file = join(dir.path, 'config.yaml')
-      writeFileSync(file, `regions: [{ code: eu }]\n${block.replace('sha256:…', `sha256:${'ab'.repeat(32)}`)}`)
-      const config = loadConfig({ BROKER_CONFIG_FILE: file })
-      const grants = config.callers[0]?.grants[0]?.tenantApi ?? []
+      const grantsOf = (block: string): { actions: readonly string[], tenantApi: readonly string[] } => {
+        const file = join(dir.path, 'config.yaml')
+        writeFileSync(file, `regions: [{ code: eu }]\n${block.replace('sha256:…', `sha256:${'ab'.repeat(32)}`)}`)
+        const grant = loadConfig({ BROKER_CONFIG_FILE: file }).callers[0]?.grants[0]
+        return { actions: grant?.actions ?? [], tenantApi: grant?.tenantApi ?? [] }
+      }
+      const [command = '', manual = ''] = blocks
+      for (const needed of ['bot-users:migrate', 'bot-users:read']) assert.ok(grantsOf(command).actions.includes(needed), `the command's example grants ${needed}`)
+      const manualGrants = grantsOf(manual).tenantApi
       for (const needed of ['GET /api/v1/users/**', 'PUT /api/v1/apps/*/owner', 'PATCH /api/v1/spaces/*', 'POST /api/v1/data-files/*/actions/change-owner', 'POST /api/v1/automations/*/actions/change-owner']) {
-        assert.ok(grants.includes(needed), `the example grants ${needed}`)
+        assert.ok(manualGrants.includes(needed), `the manual example grants ${needed}`)
       }
     } finally {
       dir.remove()
