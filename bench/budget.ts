@@ -65,11 +65,11 @@ async function burst (redis: RedisServer, label: string, env: Record<string, str
       const directHost = direct.hostnames[0] ?? ''
       const directHeaders = { host: directHost, authorization: `Bearer ${await mintDirect(cluster, directHost)}` }
       const viaBroker = cluster.simulator.addTenant({ region: 'eu' })
-      const brokerPath = `/regions/eu/tenants/${viaBroker.id}/api/v1/users/me`
+      const brokerPath = `/regions/eu/tenants/${viaBroker.id}/api/v1/users`
       const callerHeaders = { authorization: `Bearer ${cluster.key}` }
       // The broker's token for the host minted first: the burst then measures the budget, not a mint.
       await timed(brokerPool, brokerPath, callerHeaders)
-      const directRun = await Promise.all(Array.from({ length: BURST }, async () => await timed(directPool, '/api/v1/users/me', directHeaders)))
+      const directRun = await Promise.all(Array.from({ length: BURST }, async () => await timed(directPool, '/api/v1/users', directHeaders)))
       const brokerRun = await Promise.all(Array.from({ length: BURST }, async () => await timed(brokerPool, brokerPath, callerHeaders)))
       failed += [...directRun, ...brokerRun].filter((answer) => answer.status !== 200).length
       direct99.push(percentile(directRun.map((answer) => answer.ms), 99))
@@ -123,12 +123,12 @@ async function sustained (redis: RedisServer, guessWindowStepMs: number): Promis
   })
   try {
     const tenant = cluster.simulator.addTenant({ region: 'eu' })
-    const path = `/regions/eu/tenants/${tenant.id}/api/v1/users/me`
+    const path = `/regions/eu/tenants/${tenant.id}/api/v1/users`
     const headers = { authorization: `Bearer ${cluster.key}` }
     const pools = cluster.brokers.map((broker) => new Pool(broker.url, { connections: 64 }))
     // Token and tenant host warm; the one request counts against the window like any other.
     await timed(pools[0] as Pool, path, headers)
-    const counted = cluster.simulator.counters().requests['GET /api/v1/users/me'] ?? 0
+    const counted = cluster.simulator.counters().requests['GET /api/v1/users'] ?? 0
     const intervalMs = WINDOW_MS / (OVERLOAD * TIER1_PER_WINDOW)
     const durationMs = WINDOWS * WINDOW_MS
     const answers: Array<Promise<Timed>> = []
@@ -146,7 +146,7 @@ async function sustained (redis: RedisServer, guessWindowStepMs: number): Promis
     const refused = results.filter((answer) => answer.status === 429).length
     const other = results.length - ok - refused
     const qlik429 = cluster.simulator.counters().rateLimited
-    const reachedQlik = (cluster.simulator.counters().requests['GET /api/v1/users/me'] ?? 0) - counted
+    const reachedQlik = (cluster.simulator.counters().requests['GET /api/v1/users'] ?? 0) - counted
     const allowed = WINDOWS * TIER1_PER_WINDOW
     const share = (ok + 1) / allowed
     log(`sustained (step ${guessWindowStepMs} ms): ${results.length} sent, ${ok} answered 200, ${refused} refused by the broker, ${qlik429} 429s from Qlik`)

@@ -16,7 +16,7 @@ const LIFETIME_SECONDS = 10
 function tenantPaths (cluster: Cluster): string[] {
   const eu = cluster.simulator.addTenant({ region: 'eu' })
   const us = cluster.simulator.addTenant({ region: 'us' })
-  return [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users/me`, `/regions/us/tenants/${us.id}/api/v1/users/me`]
+  return [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
 }
 
 const fmt = (value: number): string => (Number.isFinite(value) ? value.toFixed(1) : '-')

@@ -17,7 +17,7 @@ export const VARIANTS: ReadonlySet<TargetId> = new Set(['broker-no-redis', 'brok
 
 export const ROUTE_LABELS: Record<RouteId, string> = {
   tenant: '`GET /api/v1/tenants/{id}` (register host)',
-  'users-me': '`GET /api/v1/users/me` (tenant host)'
+  'users-me': '`GET /api/v1/users/{bot user id}` (tenant host; where `/users/me` redirects)'
 }
 
 export interface Measurement {

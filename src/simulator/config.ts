@@ -25,7 +25,8 @@ const envSchema = z.object({
   // Guesses about undocumented Qlik behaviour (see QlikSimulatorOptions).
   SIM_GUESS_LICENSE_QUOTA_STATUS: z.enum(['400', '403']).transform(Number).pipe(z.union([z.literal(400), z.literal(403)])).optional(),
   SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME: z.enum(['first', 'any']).optional(),
-  SIM_GUESS_REDEACTIVATE_ACCEPTED: z.enum(['true', 'false']).transform((v) => v === 'true').optional()
+  SIM_GUESS_REDEACTIVATE_ACCEPTED: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  SIM_GUESS_REGISTER_SERVES_TENANT_READS: z.enum(['true', 'false']).transform((v) => v === 'true').optional()
 })
 
 export type ConfigResult = { ok: true, options: QlikSimulatorOptions, demoClients: boolean } | { ok: false, message: string }
@@ -82,5 +83,6 @@ export function loadSimulatorConfig (rawEnv: NodeJS.ProcessEnv): ConfigResult {
   if (env.SIM_GUESS_LICENSE_QUOTA_STATUS !== undefined) options.guessLicenseQuotaStatus = env.SIM_GUESS_LICENSE_QUOTA_STATUS
   if (env.SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME !== undefined) options.guessDeactivateConfirmHostname = env.SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME
   if (env.SIM_GUESS_REDEACTIVATE_ACCEPTED !== undefined) options.guessRedeactivateAccepted = env.SIM_GUESS_REDEACTIVATE_ACCEPTED
+  if (env.SIM_GUESS_REGISTER_SERVES_TENANT_READS !== undefined) options.guessRegisterServesTenantReads = env.SIM_GUESS_REGISTER_SERVES_TENANT_READS
   return { ok: true, options, demoClients: clients.clients === undefined }
 }

@@ -81,7 +81,8 @@ await describe('simulator env config', async () => {
       SIM_TENANT_QUOTA: '3',
       SIM_GUESS_LICENSE_QUOTA_STATUS: '400',
       SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME: 'any',
-      SIM_GUESS_REDEACTIVATE_ACCEPTED: 'false'
+      SIM_GUESS_REDEACTIVATE_ACCEPTED: 'false',
+      SIM_GUESS_REGISTER_SERVES_TENANT_READS: 'true'
     })
     assert.ok(config.ok)
     assert.deepEqual(config.options, {
@@ -90,9 +91,10 @@ await describe('simulator env config', async () => {
       tenantQuota: 3,
       guessLicenseQuotaStatus: 400,
       guessDeactivateConfirmHostname: 'any',
-      guessRedeactivateAccepted: false
+      guessRedeactivateAccepted: false,
+      guessRegisterServesTenantReads: true
     })
-    for (const [name, value] of [['SIM_TENANT_QUOTA', '-1'], ['SIM_GUESS_LICENSE_QUOTA_STATUS', '500'], ['SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME', 'alias'], ['SIM_GUESS_REDEACTIVATE_ACCEPTED', 'yes']] as const) {
+    for (const [name, value] of [['SIM_TENANT_QUOTA', '-1'], ['SIM_GUESS_LICENSE_QUOTA_STATUS', '500'], ['SIM_GUESS_DEACTIVATE_CONFIRM_HOSTNAME', 'alias'], ['SIM_GUESS_REDEACTIVATE_ACCEPTED', 'yes'], ['SIM_GUESS_REGISTER_SERVES_TENANT_READS', '1']] as const) {
       const bad = loadSimulatorConfig({ [name]: value })
       assert.ok(!bad.ok, `${name}=${value}`)
       assert.match(bad.message, new RegExp(name))
