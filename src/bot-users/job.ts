@@ -1,18 +1,13 @@
-import type { ContentKind, QlikCall } from './owned-content.js'
+import type { OwnedItem } from './discovery.js'
+import type { ContentKind } from './owned-content.js'
 
 /** pending → moving → moved | failed; an item found `moving` after a crash is re-read before any retry. */
 export type ItemState = 'pending' | 'moving' | 'moved' | 'failed'
 
-export interface JobItem {
+/** An item found by discovery, as a job carries it. */
+export interface JobItem extends OwnedItem {
   /** Position of its tenant in the job. */
   tenant: number
-  kind: ContentKind
-  id: string
-  name: string
-  from: string
-  to: string | undefined
-  action: 'move' | 'delete'
-  call: QlikCall
   state: ItemState
   /** Qlik's error (code and title) or why the item was not moved. */
   error?: string | undefined
