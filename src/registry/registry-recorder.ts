@@ -11,6 +11,16 @@ export interface AnsweredAction {
   /** The request body as validated (PATCH operations). */
   requestBody?: unknown
   answer: CapturedAnswer
+  /** The tenant as the registry held it when the request was judged, when it held it. */
+  registered?: RegisteredTenant | undefined
+}
+
+/** Whether a change only restates what the registered tenant already says (a GET answer most of the time). */
+function restates (change: TenantChange, tenant: RegisteredTenant): boolean {
+  return change.alias === undefined &&
+    (change.name === undefined || change.name === tenant.name) &&
+    (change.status === undefined || change.status === tenant.status) &&
+    (change.hostnames === undefined || (change.hostnames.length === tenant.hostnames.length && change.hostnames.every((name, index) => name === tenant.hostnames[index])))
 }
 
 const asObject = (value: unknown): Record<string, unknown> | undefined => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined)
@@ -90,6 +100,8 @@ export async function rememberAnswer (registry: TenantRegistry, input: AnsweredA
     if (input.tenantId === undefined) return undefined
     const change = changeFromAnswer(input.action, answer.statusCode, answer.statusCode === 200 ? readJsonBody(answer) : undefined, input.requestBody, input.tenantId)
     if (change === undefined) return undefined
+    // Reads answer the same tenant again and again: only a difference is written.
+    if (input.registered !== undefined && input.registered.id === input.tenantId && restates(change, input.registered)) return input.registered
     return await registry.update(input.region, input.tenantId, change, now().toISOString())
   } catch (error) {
     logger.error({ err: (error as Error).message, region: input.region, tenant: input.tenantId, action: input.action }, 'could not update the tenant registry after Qlik acted; the registry is behind for this tenant')
