@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import { createApiKey } from '../src/auth/api-keys.js'
 import { startBroker } from '../src/broker.js'
 import { loadConfig } from '../src/config/load-config.js'
-import { createQlikSimulator, DEMO_CLIENTS } from '../src/simulator/index.js'
+import { createQlikSimulator, DEMO_CLIENTS } from '@qlik-broker/qlik-cloud-simulator'
 import { createCipherKeySpec } from '../src/tokens/token-cipher.js'
 import { startRedisServer } from '../test/support/redis-server.js'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import type { QlikSimulator, TenantContentState } from '../../src/simulator/index.js'
+import type { QlikSimulator, TenantContentState } from '@qlik-broker/qlik-cloud-simulator'
 import type { RedisServer } from '../support/redis-server.js'
 import { startStack, type Stack } from '../support/stack.js'
 

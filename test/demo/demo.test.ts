@@ -10,7 +10,7 @@ const run = promisify(execFile)
 await describe('npm run demo', async () => {
   await it('prints a key and curl lines that create a tenant and list its users, working as printed', async (t) => {
     const port = await freePort()
-    const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], { env: { ...process.env, BROKER_PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], { env: { ...process.env, BROKER_PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
     t.after(() => { demo.kill('SIGKILL') })
     let output = ''
     demo.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })

@@ -8,7 +8,7 @@ import { createApiKey } from '../../src/auth/api-keys.js'
 import type { HttpResult } from '../support/http.js'
 import type { RedisServer } from '../support/redis-server.js'
 import { CALLER_GRANTS, startStack, type Stack } from '../support/stack.js'
-import type { QlikSimulatorOptions } from '../../src/simulator/index.js'
+import type { QlikSimulatorOptions } from '@qlik-broker/qlik-cloud-simulator'
 
 /** Callers beyond the stack's admin/reader/creator/nobody, for governance features. */
 export const GOVERNANCE_GRANTS = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { DEMO_CLIENTS } from '../../src/simulator/index.js'
+import { DEMO_CLIENTS } from '@qlik-broker/qlik-cloud-simulator'
 import { createVaultDouble } from '../doubles/vault-double.js'
 import { bearer, http } from '../support/http.js'
 import { assertNoLeak } from '../support/leaks.js'

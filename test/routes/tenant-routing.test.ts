@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createApiKey } from '../../src/auth/api-keys.js'
-import { DEMO_CLIENTS } from '../../src/simulator/index.js'
+import { DEMO_CLIENTS } from '@qlik-broker/qlik-cloud-simulator'
 import { assertProblem } from '../governance/support.js'
 import { bearer, http, type HttpResult } from '../support/http.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { bearer, http } from '../support/http.js'
 import { startStack } from '../support/stack.js'
-import type { QlikSimulatorOptions } from '../../src/simulator/index.js'
+import type { QlikSimulatorOptions } from '@qlik-broker/qlik-cloud-simulator'
 
 // The broker against the simulator's guesses about undocumented tenant
 // behaviour (docs/reference/qlik-cloud-api.md §11), each guess both ways:

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createMemoryRateBudget } from '../../../src/qlik/rate-budget.js'
-import { createRateLimiter } from '../../../src/simulator/rate-limiter.js'
+import { createRateLimiter } from '@qlik-broker/qlik-cloud-simulator'
 
 /** Qlik's Tier 2, 100/min counted over 5 minutes (reference §5, §11). */
 const TIER2 = { requests: 500, windowMs: 300_000 }

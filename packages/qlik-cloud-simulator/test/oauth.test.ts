@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { createQlikSimulator } from '../../src/simulator/index.js'
+import { createQlikSimulator } from '../src/index.js'
 import { CLIENT_ID, CLIENT_SECRET, REGISTER, call, createTenant, envelope, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator } from '../../src/simulator/index.js'
+import type { QlikSimulator } from '../src/index.js'
 
 const creds = { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { REGISTER, call, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator } from '../../src/simulator/index.js'
-import { resolveOptions } from '../../src/simulator/options.js'
+import type { QlikSimulator } from '../src/index.js'
+import { resolveOptions } from '../src/options.js'
 
 await describe('simulator rate limits', async () => {
   let sim: QlikSimulator

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { botUserId, call, envelope, mint, startSimulator } from './helpers.js'
 import type { CallResult } from './helpers.js'
-import type { QlikSimulator, TenantContentState } from '../../src/simulator/index.js'
+import type { QlikSimulator, TenantContentState } from '../src/index.js'
 
 // Content with owners and the calls that find and move it
 // (docs/reference/qlik-cloud-api.md §7), over real HTTP.

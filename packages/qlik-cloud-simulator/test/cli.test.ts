@@ -7,9 +7,9 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, it } from 'node:test'
 import { request } from 'undici'
-import { loadSimulatorConfig } from '../../src/simulator/config.js'
+import { loadSimulatorConfig } from '../src/config.js'
 
-const MAIN = join(import.meta.dirname, '../../src/simulator/main.ts')
+const MAIN = join(import.meta.dirname, '../src/main.ts')
 
 function startCli (env: Record<string, string>) {
   // Only SIM_* from the test, so a developer's shell cannot change the outcome.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { call, envelope, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator, QlikSimulatorOptions } from '../../src/simulator/index.js'
+import type { QlikSimulator, QlikSimulatorOptions } from '../src/index.js'
 
 // Create-tenant license errors and the deactivate/reactivate rules of
 // docs/reference/qlik-cloud-api.md §3.6, §3.7 and §11, each guess both ways.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { CLIENT_ID, REGISTER, botUserId, call, envelope, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator } from '../../src/simulator/index.js'
+import type { QlikSimulator } from '../src/index.js'
 
 await describe('simulator tenant-level APIs', async () => {
   let sim: QlikSimulator

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApiKey } from './auth/api-keys.js'
-import { startBroker } from './broker.js'
-import { ConfigError } from './config/config-error.js'
-import { loadConfig } from './config/load-config.js'
-import { TENANT_ACTIONS } from './config/schema.js'
-import { createQlikSimulator, DEMO_CLIENTS } from './simulator/index.js'
+import { createApiKey } from '../src/auth/api-keys.js'
+import { startBroker } from '../src/broker.js'
+import { ConfigError } from '../src/config/config-error.js'
+import { loadConfig } from '../src/config/load-config.js'
+import { TENANT_ACTIONS } from '../src/config/schema.js'
+import { createQlikSimulator, DEMO_CLIENTS } from '@qlik-broker/qlik-cloud-simulator'
 
 /**
  * The newcomer's end-to-end run: the Qlik Cloud simulator, local secret

@@ -1,8 +1,10 @@
+#!/usr/bin/env node
 import { loadSimulatorConfig } from './config.js'
 import { createQlikSimulator, DEMO_CLIENTS } from './index.js'
 import type { QlikSimulator } from './index.js'
 
-// Standalone Qlik Cloud simulator: `npm run simulator`, configured by SIM_* variables.
+// Standalone Qlik Cloud simulator (the package's bin: `npx qlik-cloud-simulator`,
+// or `npm run simulator` at the repository root), configured by SIM_* variables.
 
 function fail (message: string, code: number): never {
   process.stderr.write(`qlik-simulator: ${message}\n`)

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { CLIENT_ID, CLIENT_SECRET, REGISTER, call, createTenant, envelope, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator } from '../../src/simulator/index.js'
+import type { QlikSimulator } from '../src/index.js'
 
 const form = (secret: string) => ({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: secret })
 

@@ -1,6 +1,6 @@
 import { request } from 'undici'
-import { createQlikSimulator } from '../../src/simulator/index.js'
-import type { QlikSimulator, QlikSimulatorOptions } from '../../src/simulator/index.js'
+import { createQlikSimulator } from '../src/index.js'
+import type { QlikSimulator, QlikSimulatorOptions } from '../src/index.js'
 
 export const REGION = 'eu'
 export const CLIENT_ID = 'test-eu-client'

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { REGISTER, call, createTenant, envelope, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator } from '../../src/simulator/index.js'
+import type { QlikSimulator } from '../src/index.js'
 
 const FLAGS = [
   'autoAssignCreateSharedSpacesRoleToProfessionals',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { CLIENT_ID, CLIENT_SECRET, REGISTER, call, envelope, mint, startSimulator } from './helpers.js'
-import type { QlikSimulator } from '../../src/simulator/index.js'
+import type { QlikSimulator } from '../src/index.js'
 
 const usersOf = async (sim: QlikSimulator, host: string, token: string): Promise<Array<{ id: string, clientId?: string, subject: string }>> => {
   const res = await call(sim, '/api/v1/users?limit=100', { host, token })

@@ -7,6 +7,10 @@ import { resolveOptions } from './options.js'
 import type { QlikSimulator, QlikSimulatorOptions } from './types.js'
 
 export { DEMO_CLIENTS, DATACENTERS } from './regions.js'
+// Qlik's sliding-window limiter on its own, so a caller's rate budget can be
+// checked against it on one clock without HTTP in between.
+export { createRateLimiter } from './rate-limiter.js'
+export type { RateLimiter, RateLimiterOptions, SpecialLimit, Tier } from './rate-limiter.js'
 export type { AssignedRole } from './roles.js'
 export type {
   App,
