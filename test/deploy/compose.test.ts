@@ -86,7 +86,7 @@ await describe('docker-compose.yml', async () => {
     for (const [name, service] of Object.entries(services)) {
       assert.ok(service.image, `${name} names its image`)
       if (service.build !== undefined) {
-        assert.equal(service.image, 'qlik-broker:local', `${name}: the locally built image`)
+        assert.ok(['qlik-broker:local', 'qlik-cloud-simulator:local'].includes(service.image), `${name}: a locally built image (${service.image})`)
         continue
       }
       const [, tag] = service.image.split(':')
@@ -95,10 +95,14 @@ await describe('docker-compose.yml', async () => {
     }
   })
 
-  await it('builds the broker and the simulator from the same image, the simulator with its own entry point', () => {
-    assert.equal(services.simulator?.image, services.broker?.image)
-    assert.deepEqual(services.simulator?.command, ['dist/simulator/main.js'])
+  await it('builds the broker and the simulator each from its own Dockerfile target, each started by its image CMD', () => {
+    const dockerfileStages = [...readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((match) => match[1])
+    assert.deepEqual(services.broker?.build, { context: '.', target: 'runtime' })
+    assert.deepEqual(services.simulator?.build, { context: '.', target: 'simulator' })
+    for (const target of ['runtime', 'simulator']) assert.ok(dockerfileStages.includes(target), `the Dockerfile has a ${target} stage`)
+    assert.notEqual(services.simulator?.image, services.broker?.image, 'the broker image holds no simulator, so the simulator has an image of its own')
     assert.equal(services.broker?.command, undefined, 'the image CMD starts the broker')
+    assert.equal(services.simulator?.command, undefined, 'the simulator image CMD starts the simulator')
   })
 
   await it('gives every long-running service a healthcheck, exec form where the image has no shell', () => {

@@ -58,6 +58,14 @@ await describe('Dockerfile', async () => {
   })
   const lastFrom = instructions.findLastIndex((instruction) => instruction.keyword === 'FROM')
   const finalStage = instructions.slice(lastFrom)
+  /** A stage's instructions, its FROM first. */
+  const stageOf = (name: string): Instruction[] => {
+    const start = instructions.findIndex((instruction) => instruction.keyword === 'FROM' && instruction.args.endsWith(` AS ${name}`))
+    assert.ok(start >= 0, `a stage named ${name}`)
+    const next = instructions.findIndex((instruction, index) => index > start && instruction.keyword === 'FROM')
+    return instructions.slice(start, next === -1 ? undefined : next)
+  }
+  const copiesFrom = (instructions: Instruction[]): Array<string | undefined> => instructions.filter((instruction) => instruction.keyword === 'COPY' && instruction.args.startsWith('--from=')).map((instruction) => /--from=(\S+)/.exec(instruction.args)?.[1])
 
   await describe('dockerlinter with shellcheck', { skip: shellcheck.skip }, async () => {
     await it('reports nothing, at any level', async () => {
@@ -86,11 +94,23 @@ await describe('Dockerfile', async () => {
     })
   })
 
-  await it('is multi-stage: production dependencies, build, runtime', () => {
-    assert.deepEqual(stages.map((stage) => stage.name), ['deps', 'build', 'runtime'])
-    const copiedFrom = finalStage.filter((instruction) => instruction.keyword === 'COPY' && instruction.args.startsWith('--from=')).map((instruction) => /--from=(\S+)/.exec(instruction.args)?.[1])
-    assert.deepEqual([...new Set(copiedFrom)].sort(), ['build', 'deps'])
-    for (const source of copiedFrom) assert.ok(stages.some((stage) => stage.name === source), `COPY --from=${source ?? '?'} names a stage`)
+  await it('is multi-stage: the broker (deps, build, runtime, the default target last) and the simulator (its own deps, build and target)', () => {
+    assert.deepEqual(stages.map((stage) => stage.name), ['deps', 'build', 'sim-deps', 'sim-build', 'simulator', 'runtime'])
+    const copiedFrom = copiesFrom(finalStage)
+    assert.deepEqual([...new Set(copiedFrom)].sort(), ['build', 'deps'], 'the broker image takes nothing from the simulator stages')
+    assert.deepEqual([...new Set(copiesFrom(stageOf('simulator')))].sort(), ['sim-build', 'sim-deps'])
+    for (const source of [...copiedFrom, ...copiesFrom(stageOf('simulator'))]) assert.ok(stages.some((stage) => stage.name === source), `COPY --from=${source ?? '?'} names a stage`)
+  })
+
+  await it('builds the broker from its own sources only: no packages/ (the simulator), no scripts/ (the demo)', () => {
+    for (const name of ['deps', 'build']) {
+      const copies = stageOf(name).filter((instruction) => instruction.keyword === 'COPY')
+      assert.ok(copies.length > 0)
+      for (const copy of copies) assert.doesNotMatch(copy.args, /packages|scripts|demo/, `${name}: COPY ${copy.args}`)
+      for (const install of stageOf(name).filter((instruction) => instruction.keyword === 'RUN' && instruction.args.startsWith('npm ci'))) {
+        assert.match(install.args, /--workspaces=false/, `${name}: the root's dependencies, no workspace link`)
+      }
+    }
   })
 
   await it('pins its base images to Node 24 LTS, the runtime distroless nonroot', () => {
@@ -98,9 +118,10 @@ await describe('Dockerfile', async () => {
       const [repository, tag] = stage.image.split('@')[0]?.split(/:(?=[^/]+$)/) ?? []
       assert.ok(repository !== undefined && tag !== undefined && tag !== 'latest', `line ${stage.line}: ${stage.image} has a fixed tag`)
     }
-    const [build, , runtime] = stages
-    assert.match(build?.image ?? '', /^node:24\.\d+\.\d+-trixie-slim$/, 'an exact Node 24 release for the build')
-    assert.equal(runtime?.image, 'gcr.io/distroless/nodejs24-debian13:nonroot')
+    const image = (name: string): string | undefined => stages.find((stage) => stage.name === name)?.image
+    assert.match(image('build') ?? '', /^node:24\.\d+\.\d+-trixie-slim$/, 'an exact Node 24 release for the build')
+    assert.equal(image('runtime'), 'gcr.io/distroless/nodejs24-debian13:nonroot')
+    assert.equal(image('simulator'), image('runtime'), 'the simulator runs on the same distroless base')
   })
 
   await it('installs production dependencies only, from the lockfile, with install scripts off', () => {
@@ -108,7 +129,8 @@ await describe('Dockerfile', async () => {
     const install = deps.find((instruction) => instruction.keyword === 'RUN')
     assert.match(install?.args ?? '', /^npm ci --omit=dev --ignore-scripts\b/)
     const copy = deps.find((instruction) => instruction.keyword === 'COPY')
-    assert.match(copy?.args ?? '', /package\.json package-lock\.json \.npmrc/, '.npmrc carries legacy-peer-deps, which the lockfile was made with')
+    assert.match(copy?.args ?? '', /package\.json package-lock\.json \.npmrc/, '.npmrc (install scripts off) goes in with the lockfile')
+    assert.doesNotMatch(readFileSync(join(REPO_ROOT, '.npmrc'), 'utf8'), /legacy-peer-deps/, 'the main tree installs with npm\'s peer rules (deploy tooling that needs otherwise lives in deploy/tools)')
     assert.ok(finalStage.some((instruction) => instruction.keyword === 'COPY' && instruction.args === '--from=deps /app/node_modules ./node_modules'))
   })
 
@@ -126,6 +148,19 @@ await describe('Dockerfile', async () => {
     assert.ok(finalStage.some((instruction) => instruction.keyword === 'EXPOSE' && instruction.args === '8080'))
   })
 
+  await it('has a simulator target: non-root, exec-form CMD of the built package, SIM_* defaults for a container', () => {
+    const simulator = stageOf('simulator')
+    const user = simulator.filter((instruction) => instruction.keyword === 'USER').at(-1)
+    assert.ok(user !== undefined && !/^(0|root)(:|$)/.test(user.args), 'a non-root USER')
+    const cmd = simulator.filter((instruction) => instruction.keyword === 'CMD').at(-1)
+    assert.deepEqual(JSON.parse(cmd?.args ?? 'null'), ['dist/main.js'])
+    assert.equal(simulator.find((instruction) => instruction.keyword === 'WORKDIR')?.args, '/app/packages/qlik-cloud-simulator')
+    assert.ok(simulator.some((instruction) => instruction.keyword === 'ENV' && /SIM_HOST=0\.0\.0\.0/.test(instruction.args)), 'listens on all interfaces in a container')
+    assert.ok(simulator.some((instruction) => instruction.keyword === 'EXPOSE' && instruction.args === '4100'))
+    const install = stageOf('sim-deps').find((instruction) => instruction.keyword === 'RUN')
+    assert.match(install?.args ?? '', /^npm ci --omit=dev --ignore-scripts --workspace=@qlik-broker\/qlik-cloud-simulator\b/)
+  })
+
   await it('puts the OCI labels and their volatile build arguments last', () => {
     const label = finalStage.find((instruction) => instruction.keyword === 'LABEL')
     assert.ok(label)
@@ -140,7 +175,7 @@ await describe('Dockerfile', async () => {
     for (const required of ['**/node_modules', 'dist', '.git', '.env', '.env.*', 'test', 'helm', '.tools', 'coverage']) {
       assert.ok(patterns.includes(required), `.dockerignore lists ${required}`)
     }
-    for (const needed of ['src', 'package.json', 'package-lock.json', '.npmrc', 'tsconfig.json']) {
+    for (const needed of ['src', 'packages', 'package.json', 'package-lock.json', '.npmrc', 'tsconfig.json']) {
       assert.ok(!patterns.some((pattern) => pattern === needed || pattern === `${needed}/`), `.dockerignore keeps ${needed}`)
     }
   })

@@ -1,19 +1,49 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { DEMO_CLIENTS } from '@qlik-broker/qlik-cloud-simulator'
 import { REPO_ROOT, run, tempDir } from './tools.js'
 
 /**
- * What the container image does, without Docker: compile dist/, install the
- * production dependencies alone from the lockfile into a clean folder (the
- * image's /app: package.json, node_modules, dist and nothing else), then
- * start the simulator and the broker from there on embedded defaults, as
- * the image's CMD does, and probe them.
+ * What the container images do, without Docker. The broker (the Dockerfile's
+ * runtime target): compile dist/ as its build stage does, install the
+ * production dependencies alone from the lockfile as its deps stage does, into
+ * a clean folder (the image's /app: package.json, node_modules, dist and
+ * nothing else). The simulator (its simulator target): the package's dist/
+ * and its production dependencies, laid out as in that image. Then start both
+ * from there on embedded defaults, as the images' CMDs do, and probe them.
  */
+
+const SIMULATOR_PACKAGE = join('packages', 'qlik-cloud-simulator')
+
+/**
+ * What gives the simulator or the demo away: the demo clients' secrets, the
+ * simulator's start line and the demo's banner (scripts/demo.ts).
+ */
+const GIVEAWAYS = [...DEMO_CLIENTS.map((client) => client.clientSecret), 'qlik simulator listening', 'qlik-broker demo is running']
+
+/** Every file under `root` (symlinks followed) holding one of `needles`, byte for byte, with the needles found. */
+function filesHolding (root: string, needles: readonly string[]): Map<string, string[]> {
+  const found = new Map<string, string[]>()
+  const patterns = needles.map((needle) => ({ needle, bytes: Buffer.from(needle) }))
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue
+    const path = join(entry.parentPath, entry.name)
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(path)
+    } catch {
+      continue // a symlink to a folder, or a dangling one
+    }
+    const hits = patterns.filter((pattern) => bytes.includes(pattern.bytes)).map((pattern) => pattern.needle)
+    if (hits.length > 0) found.set(relative(root, path), hits)
+  }
+  return found
+}
 
 const REGIONS = ['eu', 'us']
 const SHUTDOWN_GRACE_MS = 3000
@@ -62,18 +92,34 @@ async function waitFor (url: string, started: Started, timeoutMs: number, accept
 await describe('the image contents, run without Docker', async () => {
   const dir = tempDir('image')
   const app = join(dir.path, 'app')
+  const simulatorApp = join(dir.path, 'simulator')
+  const simulatorPackage = join(simulatorApp, SIMULATOR_PACKAGE)
   const processes: Started[] = []
 
   before(async () => {
     mkdirSync(app)
-    for (const file of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(REPO_ROOT, file), join(app, file))
-    // The Dockerfile's two stages, in parallel: tsc into dist/, npm ci --omit=dev.
-    const [build, install] = await Promise.all([
-      run(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.json'), '--outDir', join(app, 'dist')]),
-      run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app })
+    mkdirSync(simulatorPackage, { recursive: true })
+    for (const file of ['package.json', 'package-lock.json', '.npmrc']) {
+      copyFileSync(join(REPO_ROOT, file), join(app, file))
+      copyFileSync(join(REPO_ROOT, file), join(simulatorApp, file))
+    }
+    copyFileSync(join(REPO_ROOT, SIMULATOR_PACKAGE, 'package.json'), join(simulatorPackage, 'package.json'))
+    const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+    // The Dockerfile's stages, in parallel. Broker: build (npm run build:broker,
+    // i.e. tsc -p tsconfig.json) and deps (only package.json, the lockfile and
+    // .npmrc copied, as there). Simulator: simulator-build and simulator-deps.
+    const [build, install, simulatorBuild, simulatorInstall] = await Promise.all([
+      run(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.json'), '--outDir', join(app, 'dist')]),
+      run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--workspaces=false', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app }),
+      run(process.execPath, [tsc, '-p', join(REPO_ROOT, SIMULATOR_PACKAGE, 'tsconfig.json'), '--outDir', join(simulatorPackage, 'dist')]),
+      run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--workspace=@qlik-broker/qlik-cloud-simulator', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: simulatorApp })
     ])
     assert.equal(build.code, 0, `tsc -p tsconfig.json failed:\n${build.stdout}${build.stderr}`)
     assert.equal(install.code, 0, `npm ci --omit=dev failed:\n${install.stderr}`)
+    assert.equal(simulatorBuild.code, 0, `the simulator's tsc failed:\n${simulatorBuild.stdout}${simulatorBuild.stderr}`)
+    assert.equal(simulatorInstall.code, 0, `the simulator's npm ci --omit=dev failed:\n${simulatorInstall.stderr}`)
+    // The simulator image's /app holds node_modules and the package (package.json, dist), nothing else.
+    for (const file of ['package.json', 'package-lock.json', '.npmrc']) rmSync(join(simulatorApp, file))
   }, { timeout: 180_000 })
 
   after(async () => {
@@ -84,9 +130,25 @@ await describe('the image contents, run without Docker', async () => {
     dir.remove()
   })
 
-  await it('holds the entry points the image runs', () => {
-    assert.ok(existsSync(join(app, 'dist', 'server.js')), 'dist/server.js (the image CMD) is built from src/server.ts')
-    assert.ok(existsSync(join(app, 'dist', 'simulator', 'main.js')), 'dist/simulator/main.js (the compose simulator command) is built from src/simulator/main.ts')
+  await it('holds the entry points the images run', () => {
+    assert.ok(existsSync(join(app, 'dist', 'server.js')), 'dist/server.js (the broker image CMD) is built from src/server.ts')
+    assert.ok(existsSync(join(simulatorPackage, 'dist', 'main.js')), 'dist/main.js (the simulator image CMD) is built from packages/qlik-cloud-simulator/src/main.ts')
+  })
+
+  await it('the broker image holds no simulator, no demo and none of the demo clients\' secrets, in dist/ or node_modules/', () => {
+    for (const folder of ['dist', 'node_modules']) {
+      const found = filesHolding(join(app, folder), GIVEAWAYS)
+      assert.deepEqual(Object.fromEntries(found), {}, `${folder}/ gives the simulator or the demo away`)
+    }
+    const names = readdirSync(join(app, 'dist'), { recursive: true }).map(String)
+    assert.deepEqual(names.filter((name) => /simulator|demo/i.test(name)), [], 'no simulator or demo module in dist/')
+    assert.ok(!existsSync(join(app, 'node_modules', '@qlik-broker')), 'no workspace package (nor its link) in node_modules/')
+  })
+
+  await it('the search above is live: the simulator image holds every demo secret and its start line', () => {
+    const found = [...filesHolding(join(simulatorPackage, 'dist'), GIVEAWAYS).values()].flat()
+    for (const secret of DEMO_CLIENTS.map((client) => client.clientSecret)) assert.ok(found.includes(secret), `${secret} is found in the simulator's dist/`)
+    assert.ok(found.includes('qlik simulator listening'))
   })
 
   await it('has production dependencies only', () => {
@@ -96,7 +158,7 @@ await describe('the image contents, run without Docker', async () => {
     assert.ok(existsSync(join(app, 'node_modules', 'fastify')))
   })
 
-  await it('starts the simulator and the broker, answers /livez and /readyz, and drains on SIGTERM', { timeout: 60_000 }, async () => {
+  await it('starts the simulator (from its own image contents) and the broker, answers /livez and /readyz, and drains on SIGTERM', { timeout: 60_000 }, async () => {
     const simPort = await freePort()
     const brokerPort = await freePort()
     const secrets = join(dir.path, 'secrets')
@@ -104,7 +166,7 @@ await describe('the image contents, run without Docker', async () => {
     // What a Vault Agent template renders; the simulator's demo clients.
     for (const region of REGIONS) writeFileSync(join(secrets, `${region}.json`), JSON.stringify({ client_id: `demo-${region}-client`, client_secret: `demo-${region}-secret` }))
 
-    const simulator = start(app, 'dist/simulator/main.js', { SIM_HOST: '127.0.0.1', SIM_PORT: String(simPort) })
+    const simulator = start(simulatorPackage, 'dist/main.js', { SIM_HOST: '127.0.0.1', SIM_PORT: String(simPort) })
     processes.push(simulator)
     await waitFor(`http://127.0.0.1:${simPort}/__sim/healthz`, simulator, 15_000, (status) => status < 500)
 

@@ -31,9 +31,17 @@ export function isTenantHostname (hostname: string, region: string, domain: stri
   return label !== 'register' && LABEL.test(label)
 }
 
-/** Demo regional clients (test data), used when none are configured. */
-export const DEMO_CLIENTS = ['us', 'eu', 'de', 'uk', 'sg', 'ap', 'jp'].map((region) => ({
-  region,
-  clientId: `demo-${region}-client`,
-  clientSecret: `demo-${region}-secret`
-}))
+/**
+ * Demo regional clients (test data), used when none are configured. Spelled
+ * out rather than generated, so a byte search finds these secrets wherever
+ * they end up (the broker's image must hold none of them).
+ */
+export const DEMO_CLIENTS = [
+  { region: 'us', clientId: 'demo-us-client', clientSecret: 'demo-us-secret' },
+  { region: 'eu', clientId: 'demo-eu-client', clientSecret: 'demo-eu-secret' },
+  { region: 'de', clientId: 'demo-de-client', clientSecret: 'demo-de-secret' },
+  { region: 'uk', clientId: 'demo-uk-client', clientSecret: 'demo-uk-secret' },
+  { region: 'sg', clientId: 'demo-sg-client', clientSecret: 'demo-sg-secret' },
+  { region: 'ap', clientId: 'demo-ap-client', clientSecret: 'demo-ap-secret' },
+  { region: 'jp', clientId: 'demo-jp-client', clientSecret: 'demo-jp-secret' }
+]
