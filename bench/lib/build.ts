@@ -72,13 +72,31 @@ function tsc (project: string, outDir: string): void {
 
 /**
  * Compiles the broker and the simulator with plain tsc, as `npm run build`
- * does, into a private folder: the work tree's src/ (default) or the src/ of
+ * does (the simulator into `simulator/` of the broker's folder), into a private folder: the work tree's src/ (default) or the src/ of
  * a git commit (`ref`), so a half-edited work tree can still be compared
  * with a known commit. `overlays` (path under src/ → replacement file)
  * builds a copy of that src/ with some files swapped, e.g. an older design
  * of one module, to price it against the current one.
  */
 export function buildBroker (ref?: string, overlays?: { name: string, files: Record<string, string> }): BuiltBroker {
+  const built = buildBrokerAlone(ref, overlays)
+  addSimulator(built.dist)
+  return built
+}
+
+/**
+ * The simulator is the bench's harness, not what it measures: a build of a
+ * commit from before packages/qlik-cloud-simulator keeps the simulator it
+ * compiled from its own src/simulator; any other build gets the work tree's
+ * package, compiled into `simulator/` (it resolves zod and yaml from the
+ * project's node_modules, as the broker does).
+ */
+function addSimulator (dist: string): void {
+  if (existsSync(join(dist, 'simulator', 'main.js'))) return
+  tsc(join(ROOT, 'packages', 'qlik-cloud-simulator', 'tsconfig.json'), join(dist, 'simulator'))
+}
+
+function buildBrokerAlone (ref?: string, overlays?: { name: string, files: Record<string, string> }): BuiltBroker {
   ensureModuleScope()
   let built: BuiltBroker
   let sourceDir: string
