@@ -1,7 +1,8 @@
 import type { FastifyReply } from 'fastify'
-import { captureUpstream, sendCaptured } from '../idempotency/captured-answer.js'
+import { captureUpstream } from '../idempotency/captured-answer.js'
 import { returnedResponseHeaders } from '../qlik/header-policy.js'
 import type { UpstreamResponse } from '../qlik/upstream-client.js'
+import { sendCaptured } from './send-captured.js'
 
 /**
  * Answers up to this size (by Qlik's Content-Length) are read whole and sent

@@ -1,8 +1,6 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
-import type { FastifyReply } from 'fastify'
 import { errors as undiciErrors } from 'undici'
 import { BrokerError } from '../http/broker-error.js'
-import { returnedResponseHeaders } from '../qlik/header-policy.js'
 import type { UpstreamResponse } from '../qlik/upstream-client.js'
 
 /**
@@ -28,13 +26,6 @@ export async function captureUpstream (response: UpstreamResponse): Promise<Capt
 
 export function isCaptured (answer: CapturedAnswer | UpstreamResponse): answer is CapturedAnswer {
   return Buffer.isBuffer(answer.body)
-}
-
-/** Hands a captured answer back as Qlik sent it: status, the useful headers, the body bytes. */
-export function sendCaptured (reply: FastifyReply, answer: { statusCode: number, headers: Record<string, string | string[] | undefined>, body: Buffer }): FastifyReply {
-  reply.code(answer.statusCode).headers(returnedResponseHeaders(answer.headers))
-  if (answer.statusCode === 204 || answer.statusCode === 304 || reply.request.method === 'HEAD') return reply.send()
-  return reply.send(answer.body)
 }
 
 /**

@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
-import { callerOf } from '../http/authentication.js'
 import { BrokerError, isBrokerError } from '../http/broker-error.js'
-import { sendUpstream } from '../http/send-upstream.js'
 import { returnedResponseHeaders } from '../qlik/header-policy.js'
 import type { UpstreamResponse } from '../qlik/upstream-client.js'
 import type { AuditTrail } from '../audit/audit-trail.js'
 import type { AuditEvent, AuditOutcome } from '../observability/audit.js'
-import { captureUpstream, isCaptured, sendCaptured, type CapturedAnswer } from './captured-answer.js'
-import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey, requestFingerprint, storageKey } from './idempotency-key.js'
+import type { Logger } from '../observability/logger.js'
+import { captureUpstream, isCaptured, type CapturedAnswer } from './captured-answer.js'
+import { parseIdempotencyKey, requestFingerprint, storageKey } from './idempotency-key.js'
 import { IdempotencyQuotaExceeded, type CompletedRecord, type IdempotencyRecord, type IdempotencyStore, type StoredAnswer, type UnknownRecord } from './idempotency-store.js'
 
-export const REPLAYED_HEADER = 'idempotent-replayed'
 /** Larger answers are kept without their body (Tenants API answers are a few kB). */
 export const MAX_STORED_BODY_BYTES = 1_048_576
 const DEFAULT_LEASE_MS = 10_000
@@ -65,15 +62,41 @@ export interface RespondOptions {
 
 export type Work = (idempotencyKey: string | undefined) => Promise<CapturedAnswer | UpstreamResponse>
 
+/** What identifies a mutating request, as the HTTP layer received it. */
+export interface KeyedRequest {
+  /** The Idempotency-Key header as received, absent or not. */
+  idempotencyKey: string | string[] | undefined
+  caller: string
+  method: string
+  url: string
+  /** Qlik's `qlik-confirm-hostname`, which changes what a create does. */
+  confirmHostname: string | undefined
+  body: unknown
+  requestId: string
+  log: Logger
+}
+
+/** A stored answer handed back for a repeated key. */
+export interface ReplayedAnswer extends CapturedAnswer {
+  replayed: { bodyOmitted: boolean }
+}
+
+/** Qlik's answer to this request (streamed or read), or the stored answer of its key's first request. */
+export type IdempotentAnswer = CapturedAnswer | UpstreamResponse | ReplayedAnswer
+
+export function isReplayed (answer: IdempotentAnswer): answer is ReplayedAnswer {
+  return 'replayed' in answer
+}
+
 export interface Idempotency {
   /**
-   * Runs `work` for a mutating request and sends its answer. With an
+   * Runs `work` for a mutating request and returns its answer. With an
    * Idempotency-Key the work runs at most once per (caller, key, retention):
    * a repeat gets the stored answer (`Idempotent-Replayed: true`), 409 while
    * the first is in progress, 422 when it is a different request, and the
    * unknown-outcome problem when the first got no answer from Qlik.
    */
-  respond (request: FastifyRequest, reply: FastifyReply, options: RespondOptions, work: Work): Promise<FastifyReply>
+  respond (request: KeyedRequest, options: RespondOptions, work: Work): Promise<IdempotentAnswer>
 }
 
 export interface IdempotencyOptions {
@@ -99,21 +122,19 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
   const { store, retentionMs } = options
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
 
-  function replay (reply: FastifyReply, record: CompletedRecord): FastifyReply {
+  function replay (request: KeyedRequest, record: CompletedRecord): ReplayedAnswer {
     const { answer } = record
-    reply.log.info({ idempotentReplayOf: record.requestId, status: answer.statusCode }, 'idempotent replay')
-    reply.header(REPLAYED_HEADER, 'true')
-    if (answer.bodyOmitted === true) reply.header('idempotent-body-omitted', 'true')
-    return sendCaptured(reply, { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(answer.body, 'base64') })
+    request.log.info({ idempotentReplayOf: record.requestId, status: answer.statusCode }, 'idempotent replay')
+    return { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(answer.body, 'base64'), replayed: { bodyOmitted: answer.bodyOmitted === true } }
   }
 
   /** Records the one audit event of a request answered from its key, then hands on the answer or the refusal. */
-  async function recorded<T> (request: FastifyRequest, event: RespondOptions['event'], outcome: AuditOutcome, answer: T, upstreamStatus?: number): Promise<T> {
+  async function recorded<T> (request: KeyedRequest, event: RespondOptions['event'], outcome: AuditOutcome, answer: T, upstreamStatus?: number): Promise<T> {
     await options.audit.record(request.log, { ...event, outcome, ...(upstreamStatus === undefined ? {} : { upstreamStatus }) })
     return answer
   }
 
-  async function answerExisting (request: FastifyRequest, reply: FastifyReply, key: string, fingerprint: string, record: IdempotencyRecord, alive: boolean, respondOptions: RespondOptions): Promise<FastifyReply> {
+  async function answerExisting (request: KeyedRequest, key: string, fingerprint: string, record: IdempotencyRecord, alive: boolean, respondOptions: RespondOptions): Promise<ReplayedAnswer> {
     const { event, check } = respondOptions
     // IETF draft: a key reused for another request is refused whatever state the first is in.
     if (record.fingerprint !== fingerprint) {
@@ -121,7 +142,7 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
     }
     if (record.state === 'completed') {
       await recorded(request, event, 'replayed', undefined, record.answer.statusCode)
-      return replay(reply, record)
+      return replay(request, record)
     }
     if (record.state === 'unknown') throw await recorded(request, event, 'outcome-unknown', unknownOutcome(record))
     if (!alive) {
@@ -141,7 +162,7 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
   }
 
   /** The policy in force judges a request answered from its key, as it judges one that runs; its refusal is the request's one event. */
-  async function authorizeFromKey (request: FastifyRequest, respondOptions: RespondOptions): Promise<void> {
+  async function authorizeFromKey (request: KeyedRequest, respondOptions: RespondOptions): Promise<void> {
     try {
       await respondOptions.authorize()
     } catch (error) {
@@ -152,29 +173,25 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
   }
 
   return {
-    async respond (request, reply, respondOptions, work) {
+    async respond (request, respondOptions, work) {
       let key: string | undefined
       try {
-        key = parseIdempotencyKey(request.raw.headers[IDEMPOTENCY_KEY_HEADER])
+        key = parseIdempotencyKey(request.idempotencyKey)
       } catch (error) {
         throw await recorded(request, respondOptions.event, 'refused', error)
       }
-      if (key === undefined) {
-        const answer = await work(undefined)
-        return isCaptured(answer) ? sendCaptured(reply, answer) : await sendUpstream(reply, answer)
-      }
-      const caller = callerOf(request).name
-      const confirm = request.headers['qlik-confirm-hostname']
+      if (key === undefined) return await work(undefined)
+      const { caller } = request
       const fingerprint = requestFingerprint({
         caller,
         method: request.method,
         url: request.url,
-        confirmHostname: typeof confirm === 'string' ? confirm : undefined,
+        confirmHostname: request.confirmHostname,
         body: 'body' in respondOptions ? respondOptions.body : request.body
       })
       const storeKey = storageKey(caller, key)
       const owner = randomUUID()
-      const base = { fingerprint, requestId: request.id, startedAt: new Date().toISOString() }
+      const base = { fingerprint, requestId: request.requestId, startedAt: new Date().toISOString() }
       let claim
       try {
         claim = await store.claim(storeKey, { ...base, state: 'in-progress', owner }, retentionMs, leaseMs)
@@ -187,7 +204,7 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
       if (!claim.claimed) {
         const keyed = { ...respondOptions, event: { ...respondOptions.event, idempotencyKey: key } }
         await authorizeFromKey(request, keyed)
-        return await answerExisting(request, reply, storeKey, fingerprint, claim.record, claim.alive, keyed)
+        return await answerExisting(request, storeKey, fingerprint, claim.record, claim.alive, keyed)
       }
 
       const renewal = setInterval(() => { store.renew(storeKey, owner, leaseMs).catch(() => {}) }, Math.max(100, Math.floor(leaseMs / 3)))
@@ -219,7 +236,7 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
         // The caller still gets Qlik's answer; repeats will report the outcome unknown rather than act twice.
         request.log.error({ err: (error as Error).message, status: answer.statusCode }, 'could not store the answer for an Idempotency-Key')
       }
-      return sendCaptured(reply, answer)
+      return answer
     }
   }
 }

@@ -6,8 +6,9 @@ import type { AuditTrail } from '../audit/audit-trail.js'
 import { evaluatePolicy, mayAllowForSomeTenant } from '../auth/policy.js'
 import { callerOf } from '../http/authentication.js'
 import { BrokerError } from '../http/broker-error.js'
-import { sendUpstream } from '../http/send-upstream.js'
-import { captureUpstream, isCaptured, sendCaptured, type CapturedAnswer } from '../idempotency/captured-answer.js'
+import { keyedRequestOf } from '../http/idempotent-request.js'
+import { sendAnswer } from '../http/send-answer.js'
+import { captureUpstream, isCaptured, type CapturedAnswer } from '../idempotency/captured-answer.js'
 import type { Idempotency } from '../idempotency/idempotency.js'
 import { IDEMPOTENT_ERRORS, IdempotencyKeyHeaderSchema } from '../idempotency/idempotency-schemas.js'
 import { upstreamRequestHeaders } from '../qlik/header-policy.js'
@@ -143,14 +144,14 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
       }
       if (!MUTATING.has(method)) {
         const answer = await call(undefined)
-        return isCaptured(answer) ? sendCaptured(reply, answer) : await sendUpstream(reply, answer)
+        return await sendAnswer(reply, answer)
       }
       const keyedEvent = { ...event }
-      return idempotency.respond(request, reply, {
+      return await sendAnswer(reply, await idempotency.respond(keyedRequestOf(request), {
         authorize: async () => { await judge(keyedEvent) },
         event: keyedEvent,
         check: `GET /regions/${region.code}/tenants/${request.params.tenant}${path} (or its collection) shows whether it was done.`
-      }, call)
+      }, call))
     }
   })
 }

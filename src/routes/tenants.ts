@@ -2,7 +2,9 @@ import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { callerOf } from '../http/authentication.js'
-import { sendCaptured } from '../idempotency/captured-answer.js'
+import { keyedRequestOf } from '../http/idempotent-request.js'
+import { sendAnswer } from '../http/send-answer.js'
+import { sendCaptured } from '../http/send-captured.js'
 import type { Idempotency } from '../idempotency/idempotency.js'
 import { IDEMPOTENT_ERRORS, IdempotencyKeyHeaderSchema } from '../idempotency/idempotency-schemas.js'
 import { upstreamRequestHeaders } from '../qlik/header-policy.js'
@@ -98,7 +100,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
       logger: request.log,
       brokerOrigin: brokerOrigin(request)
     }, `Qlik may have created a tenant that the broker could not record (it is not in GET /regions/${request.params.region}/tenants): look for it in Qlik (the subscription's tenants in My Qlik) before creating another.`)
-    return await idempotency.respond(request, reply, options, work)
+    return await sendAnswer(reply, await idempotency.respond(keyedRequestOf(request), options, work))
   })
 
   app.get('/regions/:region/api/v1/tenants/:tenantId', {
@@ -153,7 +155,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
       logger: request.log,
       brokerOrigin: brokerOrigin(request)
     }, checkTenant(request.params.region, request.params.tenantId, 'whether the change was made'))
-    return await idempotency.respond(request, reply, options, work)
+    return await sendAnswer(reply, await idempotency.respond(keyedRequestOf(request), options, work))
   })
 
   // Deactivate and reactivate differ only in their action, body and answer.
@@ -188,7 +190,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<{ lifecycle: TenantLifecycle, i
         logger: request.log,
         brokerOrigin: brokerOrigin(request)
       }, checkTenant(request.params.region, request.params.tenantId, 'its current status'), request.body ?? {})
-      return await idempotency.respond(request, reply, options, work)
+      return await sendAnswer(reply, await idempotency.respond(keyedRequestOf(request), options, work))
     })
   }
 }
