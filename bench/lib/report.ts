@@ -190,7 +190,8 @@ export function renderReport (input: ReportInput): string {
   const added = ROUTES.map((route) => rateLatency(find(input, 'broker', route), 1000, 'p99') - rateLatency(find(input, 'direct', route), 1000, 'p99'))
   if (added.every(Number.isFinite)) {
     const addedBare = ROUTES.map((route) => rateLatency(find(input, 'bare', route), 1000, 'p99') - rateLatency(find(input, 'direct', route), 1000, 'p99'))
-    out.push(`| p99 added over (a) ≤ 1.5 ms at 1,000 req/s, open loop | ${perRoute(added, (value) => `+${value.toFixed(2)} ms`)} (b: ${perRoute(addedBare, (value) => `+${value.toFixed(2)} ms`)}) | ${perRoute(added, (value) => `${(value / 1.5).toFixed(2)} of the limit`)} | ${check(added.every((value) => value <= 1.5))} |`)
+    const signedMs = (value: number): string => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(2)} ms`
+    out.push(`| p99 added over (a) ≤ 1.5 ms at 1,000 req/s, open loop | ${perRoute(added, signedMs)} (b: ${perRoute(addedBare, signedMs)}) | ${perRoute(added, (value) => `${(value / 1.5).toFixed(2)} of the limit`)} | ${check(added.every((value) => value <= 1.5))} |`)
   }
   const trips = ROUTES.map((route) => readsPerRequest(find(input, 'broker', route)))
   const sent = ROUTES.map((route) => {
