@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { buildBroker, ROOT, transpileBenchFile, type BuiltBroker } from './lib/build.js'
 import { autocannon, fixedRate, withIdleConnections, type LoadTarget, type SaturationResult } from './lib/load.js'
-import { freePort, firstJsonLine, httpOk, killAllStarted, redisRoundTrips, redisStats, startNginx, startProcess, startRedis, waitFor, type Proc, type RedisProc } from './lib/processes.js'
+import { commandExists, freePort, firstJsonLine, httpOk, killAllStarted, redisRoundTrips, redisStats, startNginx, startProcess, startRedis, waitFor, type Proc, type RedisProc } from './lib/processes.js'
 import { cpuMs, machineDescription, memoryMiB, totalCpuMs, withForeignCpu } from './lib/procfs.js'
 import { analyseProfile, PROFILE_META_KEY, renderProfile, type ProfileMeta, type ProfileSummary } from './lib/profile.js'
 import { renderReport } from './lib/report.js'
@@ -22,6 +22,7 @@ import { TARGET_LABELS, VARIANTS, type Measurement, type RouteId, type StartupRe
  *   npm run bench                          # everything, about 9 minutes on 2 cores
  *   npm run bench -- --quick               # one short run of each: a smoke test
  *   npm run bench -- --ref HEAD            # a commit's src/ instead of the work tree
+ *   npm run bench -- --baseline 0ce3a9c    # also that commit's broker, interleaved with the work tree's: before/after in one run
  *   npm run bench -- --eval-budget         # also the broker with one Redis EVAL per request
  *   npm run bench -- --targets broker,bare --no-profile
  *
@@ -32,6 +33,7 @@ import { TARGET_LABELS, VARIANTS, type Measurement, type RouteId, type StartupRe
 const { values: args } = parseArgs({
   options: {
     ref: { type: 'string' },
+    baseline: { type: 'string' },
     quick: { type: 'boolean', default: false },
     targets: { type: 'string', default: 'direct,bare,nginx,broker,broker-no-redis' },
     'eval-budget': { type: 'boolean', default: false },
@@ -99,6 +101,8 @@ function apiKey (): { key: string, hash: string } {
 
 interface World {
   built: BuiltBroker
+  /** `--baseline <commit>`: the broker at that commit, measured as (d⁰) beside (d). */
+  baselineBuild: BuiltBroker | undefined
   evalBudgetBuild: BuiltBroker | undefined
   dir: string
   worker: string
@@ -137,6 +141,8 @@ async function startSimulator (built: BuiltBroker): Promise<{ proc: Proc, origin
 async function setUp (targets: readonly TargetId[]): Promise<World> {
   log(`building the broker (${args.ref === undefined ? 'work tree' : `--ref ${args.ref}`}) with tsc`)
   const built = buildBroker(args.ref)
+  const baselineBuild = args.baseline === undefined ? undefined : buildBroker(args.baseline)
+  if (baselineBuild !== undefined) log(`(d⁰): ${baselineBuild.label}`)
   const evalBudgetBuild = targets.includes('broker-eval-budget') ? buildBroker(args.ref, { name: 'eval-budget', files: { 'qlik/rate-budget.ts': EVAL_BUDGET_BASELINE } }) : undefined
   const worker = transpileBenchFile('load-worker')
   const bareProxy = transpileBenchFile('bare-proxy')
@@ -173,7 +179,7 @@ async function setUp (targets: readonly TargetId[]): Promise<World> {
     CALLER_QUOTA: '100000000/60s',
     QLIK_TENANT_READS_VIA: 'register'
   }
-  return { built, evalBudgetBuild, dir, worker, bareProxy, redis, simulator: sim.proc, simOrigin: sim.origin, simPort: sim.port, tenantId, tenantHost, registerToken, tenantToken, botUserPath, brokerKey: key, brokerEnv }
+  return { built, baselineBuild, evalBudgetBuild, dir, worker, bareProxy, redis, simulator: sim.proc, simOrigin: sim.origin, simPort: sim.port, tenantId, tenantHost, registerToken, tenantToken, botUserPath, brokerKey: key, brokerEnv }
 }
 
 function brokerPaths (world: World): Record<RouteId, string> {
@@ -239,7 +245,7 @@ async function startTarget (world: World, target: TargetId): Promise<RunningTarg
     return { pids: nginx.pids, loadTargets: via(`http://127.0.0.1:${nginx.port}`), stop: nginx.stop, notes: [`${args['nginx-workers']} worker process(es)`] }
   }
   const env = target === 'broker-no-redis' ? { REDIS_URL: '', CACHE_ENCRYPTION_KEYS: '' } : {}
-  const dist = target === 'broker-eval-budget' ? world.evalBudgetBuild?.dist : undefined
+  const dist = target === 'broker-eval-budget' ? world.evalBudgetBuild?.dist : target === 'broker-baseline' ? world.baselineBuild?.dist : undefined
   const logFile = join(world.dir, `${target}.log`)
   const notes: string[] = []
   const broker = await startBroker(world, { env, logFile, name: target, ...(dist === undefined ? {} : { dist }) })
@@ -293,6 +299,7 @@ interface SaturationSample {
   cpu: { targetMs: number, simulatorMs: number, redisMs: number }
   redisCalls: Record<string, number> | undefined
   redisReads: number | undefined
+  vmHwmMiB: number
 }
 
 /** One saturation run of one target; CPU and Redis commands are counted around it. */
@@ -301,6 +308,8 @@ async function saturationRun (world: World, running: RunningTarget, target: Targ
   const before = { target: totalCpuMs(running.pids()), sim: cpuMs(world.simulator.pid), redis: cpuMs(world.redis.pid) }
   const result = await autocannon(running.loadTargets[route], { connections: CONNECTIONS, seconds: SATURATION_S })
   const cpu = { targetMs: totalCpuMs(running.pids()) - before.target, simulatorMs: cpuMs(world.simulator.pid) - before.sim, redisMs: cpuMs(world.redis.pid) - before.redis }
+  // VmHWM right as the load ends: the peak the target reached under active load (nginx: master + worker).
+  const vmHwmMiB = running.pids().reduce((sum, pid) => sum + memoryMiB(pid).peak, 0)
   let redisCalls: Record<string, number> | undefined
   let redisReads: number | undefined
   if (statsBefore !== undefined) {
@@ -313,7 +322,7 @@ async function saturationRun (world: World, running: RunningTarget, target: Targ
     }
     redisReads = after.reads - statsBefore.reads - 1
   }
-  return { result, cpu, redisCalls, redisReads }
+  return { result, cpu, redisCalls, redisReads, vmHwmMiB }
 }
 
 async function measureAll (world: World, running: Map<TargetId, RunningTarget>): Promise<Measurement[]> {
@@ -326,7 +335,7 @@ async function measureAll (world: World, running: Map<TargetId, RunningTarget>):
       log(`${TARGET_LABELS[target]} · ${route}: warm-up ${WARMUP_S} s`)
       const warm = await autocannon(entry.loadTargets[route], { connections: CONNECTIONS, seconds: WARMUP_S })
       if (warm.rps === 0) throw new Error(`${target} ${route}: no 2xx answer during warm-up (${warm.non2xx} non-2xx, ${warm.errors} errors)`)
-      const measurement: Measurement = { target, route, saturation: [], cpu: { targetMs: 0, simulatorMs: 0, redisMs: 0, requests: 0 }, rates: {}, redisCalls: undefined, redisReads: undefined, roundTrips: undefined, foreignPct: [], repeated: 0 }
+      const measurement: Measurement = { target, route, saturation: [], cpu: { targetMs: 0, simulatorMs: 0, redisMs: 0, requests: 0 }, rates: {}, redisCalls: undefined, redisReads: undefined, roundTrips: undefined, vmHwmUnderLoadMiB: 0, foreignPct: [], repeated: 0 }
       here.set(target, measurement)
       measurements.push(measurement)
     }
@@ -341,6 +350,7 @@ async function measureAll (world: World, running: Map<TargetId, RunningTarget>):
         measurement.cpu.simulatorMs += sample.cpu.simulatorMs
         measurement.cpu.redisMs += sample.cpu.redisMs
         measurement.cpu.requests += sample.result.rps * SATURATION_S
+        measurement.vmHwmUnderLoadMiB = Math.max(measurement.vmHwmUnderLoadMiB, sample.vmHwmMiB)
         if (sample.redisReads !== undefined) measurement.redisReads = (measurement.redisReads ?? 0) + sample.redisReads
         if (sample.redisCalls !== undefined) {
           measurement.redisCalls ??= {}
@@ -462,6 +472,12 @@ async function profileBroker (world: World): Promise<ProfileSummary> {
 async function main (): Promise<void> {
   const started = Date.now()
   const targets = (args.targets ?? '').split(',').filter((name): name is TargetId => name in TARGET_LABELS)
+  if (args.baseline !== undefined && !targets.includes('broker-baseline')) targets.splice(targets.includes('broker') ? targets.indexOf('broker') + 1 : targets.length, 0, 'broker-baseline')
+  // nginx is in the default set; a machine without it still gets the rest (asked for by name, it is required).
+  if (!process.argv.some((arg) => arg.startsWith('--targets')) && targets.includes('nginx') && !commandExists('nginx')) {
+    log('nginx is not installed (apt-get install -y nginx-light): (c) left out of this run')
+    targets.splice(targets.indexOf('nginx'), 1)
+  }
   if (args['eval-budget'] === true && !targets.includes('broker-eval-budget')) targets.push('broker-eval-budget')
   const world = await setUp(targets)
   const running = new Map<TargetId, RunningTarget>()

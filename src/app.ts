@@ -6,6 +6,7 @@ import type { Config } from './config/load-config.js'
 import { authentication } from './http/authentication.js'
 import { BrokerError } from './http/broker-error.js'
 import { callerQuota } from './http/caller-quota.js'
+import { routeFacts } from './http/route-facts.js'
 import { clientErrorHandler, errorHandler, frameworkErrorProblem } from './http/error-handler.js'
 import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
@@ -96,6 +97,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
     deps.readiness.markClosing()
   })
 
+  await app.register(routeFacts)
   await app.register(errorHandler)
   // Before the routes: tracing wraps each route's handler as it is added.
   await app.register(observability, { metrics: deps.metrics ?? createMetrics({ regions: config.regions }), tracing: deps.tracing ?? TRACING_OFF })

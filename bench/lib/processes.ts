@@ -235,6 +235,6 @@ export async function redisRoundTrips<T> (url: string, during: () => Promise<T>)
   }
 }
 
-function commandExists (command: string): boolean {
+export function commandExists (command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
 }

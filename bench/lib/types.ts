@@ -1,6 +1,6 @@
 import type { RateResult, SaturationResult } from './load.js'
 
-export type TargetId = 'direct' | 'bare' | 'nginx' | 'broker' | 'broker-no-redis' | 'broker-eval-budget'
+export type TargetId = 'direct' | 'bare' | 'nginx' | 'broker' | 'broker-no-redis' | 'broker-eval-budget' | 'broker-baseline'
 export type RouteId = 'tenant' | 'users-me'
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -9,7 +9,8 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   nginx: '(c) nginx',
   broker: '(d) qlik-broker',
   'broker-no-redis': '(d′) qlik-broker, no Redis',
-  'broker-eval-budget': '(d″) qlik-broker, Redis EVAL per request'
+  'broker-eval-budget': '(d″) qlik-broker, Redis EVAL per request',
+  'broker-baseline': '(d⁰) qlik-broker at the --baseline commit'
 }
 
 /** Variants of the broker, measured to price one thing each: fewer runs, the first fixed rate only. */
@@ -33,6 +34,8 @@ export interface Measurement {
   redisReads: number | undefined
   /** Commands the broker sent to Redis (MONITOR, script internals left out) during a short saturation window, and the requests answered then. */
   roundTrips: { calls: Record<string, number>, requests: number } | undefined
+  /** Highest VmHWM read as a saturation run ended (target's processes summed), MiB: its peak RSS under active load. */
+  vmHwmUnderLoadMiB: number
   /** CPU used by processes outside the bench during each kept run, % of one core. */
   foreignPct: number[]
   /** Runs thrown away and repeated because other processes used too much CPU. */

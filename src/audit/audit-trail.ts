@@ -91,12 +91,15 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
     kind: log.kind,
     async record (requestLogger, given) {
       // A path never carries its query today; should one ever, no credential in it is recorded.
-      const event = given.path === undefined ? given : { ...given, path: redactUrl(given.path) }
+      const redacted = given.path === undefined ? undefined : redactUrl(given.path)
+      const event = redacted === given.path ? given : { ...given, path: redacted }
       audit(requestLogger, event)
       const callerRequestId = event.callerRequestId ?? callerRequestIdOf(requestLogger)
+      const record: AuditRecord = { time: new Date(now()).toISOString(), ...event }
+      if (callerRequestId !== undefined) record.callerRequestId = callerRequestId
       // Not awaited: the request does not wait for the audit store, and an
       // outage there never fails it (the log line above is already written).
-      log.append({ time: new Date(now()).toISOString(), ...event, ...(callerRequestId === undefined ? {} : { callerRequestId }) }).catch((error: unknown) => {
+      log.append(record).catch((error: unknown) => {
         unreported++
         if (now() - lastReported >= interval) {
           logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)

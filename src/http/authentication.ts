@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Caller, CallerVerifier } from '../auth/caller.js'
 import { BrokerError } from './broker-error.js'
+import { addRouteHook } from './route-facts.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,8 +24,7 @@ export function callerOf (request: FastifyRequest): Caller {
 
 async function authenticationPlugin (app: FastifyInstance, options: { verifier: CallerVerifier }): Promise<void> {
   app.decorateRequest('caller', null)
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.authenticate !== true) return
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization
     const credential = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined
     if (credential === undefined) {
@@ -35,7 +35,11 @@ async function authenticationPlugin (app: FastifyInstance, options: { verifier: 
       throw new BrokerError('QB_UNAUTHENTICATED', 'the bearer credential is not a valid broker credential', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker", error="invalid_token"' } })
     }
     request.caller = caller
+  }
+  // A hook of the routes that act for a caller only: the public ones (probes, docs) do not run it at all.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.authenticate === true) addRouteHook(route, authenticate)
   })
 }
 
-export const authentication = fp(authenticationPlugin, { name: 'qlik-broker-authentication', fastify: '5.x' })
+export const authentication = fp(authenticationPlugin, { name: 'qlik-broker-authentication', fastify: '5.x', dependencies: ['qlik-broker-route-facts'] })

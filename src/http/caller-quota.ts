@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { QuotaCounter, QuotaLimit } from '../quota/quota-counter.js'
 import { BrokerError } from './broker-error.js'
+import { addRouteHook } from './route-facts.js'
 
 /**
  * One caller cannot spend the whole shared Qlik budget: each authenticated
@@ -9,8 +10,8 @@ import { BrokerError } from './broker-error.js'
  * (IETF draft) and, past the quota, 429 with Retry-After.
  */
 async function callerQuotaPlugin (app: FastifyInstance, options: { counter: QuotaCounter, defaultLimit: QuotaLimit }): Promise<void> {
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.authenticate !== true || request.caller === null) return
+  const count = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (request.caller === null) return
     const limit = request.caller.quota ?? options.defaultLimit
     const decision = options.counter.take(request.caller.name, limit)
     const resetSeconds = Math.max(1, Math.ceil(decision.resetMs / 1000))
@@ -23,6 +24,10 @@ async function callerQuotaPlugin (app: FastifyInstance, options: { counter: Quot
     if (!decision.allowed) {
       throw new BrokerError('QB_QUOTA_EXCEEDED', `caller "${request.caller.name}" used its ${decision.limit} requests of this ${Math.round(limit.windowMs / 1000)} s window`, { headers: { 'retry-after': String(resetSeconds) } })
     }
+  }
+  // After authentication's own route-level hook (registered first), on the same routes.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.authenticate === true) addRouteHook(route, count)
   })
 }
 

@@ -1,3 +1,4 @@
+import pino from 'pino'
 import type { Logger } from './logger.js'
 
 /**
@@ -42,6 +43,9 @@ export interface AuditEvent {
  * without each route passing it along.
  */
 export function callerRequestIdOf (logger: Logger): string | undefined {
+  // bindings() parses the logger's serialised bindings: most requests carry no caller id, and the string says so.
+  const serialised = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym]
+  if (typeof serialised === 'string' && !serialised.includes('"callerRequestId"')) return undefined
   const value = (logger as { bindings?: () => Record<string, unknown> }).bindings?.().callerRequestId
   return typeof value === 'string' ? value : undefined
 }

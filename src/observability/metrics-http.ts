@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { routeFactsOf } from '../http/route-facts.js'
 import { metricsRoutes } from '../routes/metrics.js'
 import type { BrokerMetrics } from './metrics.js'
 import type { Tracing } from './tracing.js'
@@ -18,7 +19,7 @@ async function observabilityPlugin (app: FastifyInstance, { metrics, tracing }: 
   await app.register(tracing.http)
   app.addHook('onResponse', (request, reply, done) => {
     // The route pattern (`/regions/:region/...`), never the URL: bounded labels.
-    metrics.observeRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000)
+    metrics.observeRequest(request.method, routeFactsOf(request).url, reply.statusCode, reply.elapsedTime / 1000)
     done()
   })
   await app.register(metricsRoutes, { metrics })

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { RegionConfig } from '../config/load-config.js'
 import type { VaultEvent } from '../secrets/vault-secrets-source.js'
 import type { TokenEvent } from '../tokens/token-provider.js'
+import { directCounterChild, directHistogramChild } from './direct-children.js'
 import { childCache, createHostClassifier, HOST_KINDS, statusClass, upstreamOperation } from './metrics-labels.js'
 import type { HostKind } from './metrics-labels.js'
 import type { RegionCredentialView } from './readiness.js'
@@ -92,15 +93,15 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   // HTTP, the broker's own answers.
   const httpRequests = new Counter({ name: name('http_requests_total'), help: 'Requests the broker answered, by route pattern and status code.', labelNames: ['method', 'route', 'status'], registers })
   const httpDuration = new Histogram({ name: name('http_request_duration_seconds'), help: 'Time from receiving a request to sending the answer, by route pattern and status class.', labelNames: ['method', 'route', 'status_class'], buckets: HTTP_BUCKETS, registers })
-  const httpCount = childCache((route, method, status) => httpRequests.labels(method, route, status))
-  const httpTime = childCache((route, method, status) => httpDuration.labels(method, route, statusClass(Number(status))))
+  const httpCount = childCache((route, method, status) => directCounterChild(httpRequests, { method, route, status }))
+  const httpTime = childCache((route, method, status) => directHistogramChild(httpDuration, { method, route, status_class: statusClass(Number(status)) }, HTTP_BUCKETS))
 
   // Upstream, the calls to Qlik.
   const upstreamRequests = new Counter({ name: name('upstream_requests_total'), help: 'Calls to Qlik by region, host kind, operation and status (HTTP status, or timeout / unreachable).', labelNames: ['region', 'host_kind', 'operation', 'status'], registers })
   const upstreamDuration = new Histogram({ name: name('upstream_request_duration_seconds'), help: 'Time until Qlik\'s response headers (or the failure), by region, host kind, operation and status class.', labelNames: ['region', 'host_kind', 'operation', 'status_class'], buckets: UPSTREAM_BUCKETS, registers })
   const rateLimited = new Counter({ name: name('upstream_rate_limited_total'), help: '429 answers received from Qlik, by region and host kind.', labelNames: ['region', 'host_kind'], registers })
-  const upstreamCount = childCache((region, kind, operation, status) => upstreamRequests.labels(region, kind, operation, status))
-  const upstreamTime = childCache((region, kind, operation, klass) => upstreamDuration.labels(region, kind, operation, klass))
+  const upstreamCount = childCache((region, kind, operation, status) => directCounterChild(upstreamRequests, { region, host_kind: kind, operation, status }))
+  const upstreamTime = childCache((region, kind, operation, klass) => directHistogramChild(upstreamDuration, { region, host_kind: kind, operation, status_class: klass }, UPSTREAM_BUCKETS))
   const rateLimitedBy = childCache((region, kind) => rateLimited.labels(region, kind))
 
   // Tokens, from the provider's events.
@@ -112,10 +113,9 @@ export function createMetrics (options: { regions: readonly RegionConfig[], now?
   const refreshAdoptions = new Counter({ name: name('token_refresh_adoptions_total'), help: 'Background refreshes that adopted a token another replica had already minted.', labelNames: ['region', 'host_kind'], registers })
   const lockWaits = new Counter({ name: name('token_lock_waits_total'), help: 'Times a request waited for another replica\'s mint (Redis lock held elsewhere).', registers })
   const storeErrors = new Counter({ name: name('token_store_errors_total'), help: 'Token store (Redis) operations that failed; the broker then serves from its in-process cache.', registers })
-  const hitProcess = cacheHits.labels('process')
-  const hitStore = cacheHits.labels('store')
-  hitProcess.inc(0)
-  hitStore.inc(0)
+  // Both exist (at 0) from the start.
+  const hitProcess = directCounterChild(cacheHits, { layer: 'process' })
+  const hitStore = directCounterChild(cacheHits, { layer: 'store' })
   const mintBy = childCache((region, kind, reason) => mints.labels(region, kind, reason))
   const mintFailureBy = childCache((region, kind) => mintFailures.labels(region, kind))
   const adoptionBy = childCache((region, kind) => refreshAdoptions.labels(region, kind))

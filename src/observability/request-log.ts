@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { routeFactsOf } from '../http/route-facts.js'
 import { redactUrl } from './redact-url.js'
 
 /**
@@ -17,8 +18,9 @@ export class RequestLog extends LogController {
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const statusCode = reply.statusCode
-    if (request.routeOptions.logLevel === 'warn' && statusCode < 500 && error == null) return
-    const line = { method: request.method, url: redactUrl(request.url), route: request.routeOptions.url, statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 }
+    const route = routeFactsOf(request)
+    if (route.logLevel === 'warn' && statusCode < 500 && error == null) return
+    const line = { method: request.method, url: redactUrl(request.url), route: route.url, statusCode, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 }
     if (error == null) request.log.info(line, 'request completed')
     else request.log.warn({ ...line, err: error.message }, 'request ended with a broken response stream')
   }

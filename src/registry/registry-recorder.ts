@@ -11,8 +11,12 @@ export interface AnsweredAction {
   /** The request body as validated (PATCH operations). */
   requestBody?: unknown
   answer: CapturedAnswer
-  /** The tenant as the registry held it when the request was judged, when it held it. */
-  registered?: RegisteredTenant | undefined
+  /**
+   * The tenant as the registry held it when the request was judged; `null`
+   * when the registry was read then and did not hold it; undefined when it
+   * was not read.
+   */
+  registered?: RegisteredTenant | null | undefined
 }
 
 /** Whether a change only restates what the registered tenant already says (a GET answer most of the time). */
@@ -98,10 +102,14 @@ export async function rememberAnswer (registry: TenantRegistry, input: AnsweredA
       return tenant
     }
     if (input.tenantId === undefined) return undefined
+    // A read only refreshes a registered tenant (update() stores nothing for another): one the registry did not
+    // hold when the request was judged costs no write, nor the parse of Qlik's answer. A tenant created meanwhile
+    // was recorded from its own 201.
+    if (input.registered === null && input.action === 'tenants:read') return undefined
     const change = changeFromAnswer(input.action, answer.statusCode, answer.statusCode === 200 ? readJsonBody(answer) : undefined, input.requestBody, input.tenantId)
     if (change === undefined) return undefined
     // Reads answer the same tenant again and again: only a difference is written.
-    if (input.registered !== undefined && input.registered.id === input.tenantId && restates(change, input.registered)) return input.registered
+    if (input.registered != null && input.registered.id === input.tenantId && restates(change, input.registered)) return input.registered
     return await registry.update(input.region, input.tenantId, change, now().toISOString())
   } catch (error) {
     logger.error({ err: (error as Error).message, region: input.region, tenant: input.tenantId, action: input.action }, 'could not update the tenant registry after Qlik acted; the registry is behind for this tenant')

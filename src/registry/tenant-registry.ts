@@ -98,8 +98,9 @@ export interface PolicyTarget {
  * `always` looks it up for every caller (to route by it), and then a
  * registry that cannot be read only fails callers whose grants need it.
  * A registry that cannot be read is a 503 for those: `created` cannot be proven.
+ * `unregistered` says the registry was read and holds none of the names.
  */
-export async function policyTarget (registry: TenantRegistry, caller: Caller, region: string, given: readonly string[], options: { always?: boolean } = {}): Promise<PolicyTarget & { tenant?: RegisteredTenant }> {
+export async function policyTarget (registry: TenantRegistry, caller: Caller, region: string, given: readonly string[], options: { always?: boolean } = {}): Promise<PolicyTarget & { tenant?: RegisteredTenant, unregistered?: true }> {
   const names = given.filter((name) => name !== '')
   const needsRegistry = names.length > 0 && caller.grants.some((grant) => grant.tenants !== '*' && (grant.regions === '*' || grant.regions.includes(region)))
   if (!needsRegistry && (options.always !== true || names.length === 0)) return { tenants: names, createdByCaller: false }
@@ -113,6 +114,7 @@ export async function policyTarget (registry: TenantRegistry, caller: Caller, re
     if (!needsRegistry) return { tenants: names, createdByCaller: false }
     throw new BrokerError('QB_REGISTRY_UNAVAILABLE', 'the broker cannot read its tenant registry right now, so it cannot tell which tenants this caller created; retry shortly', { headers: { 'retry-after': '5' }, cause: error })
   }
-  if (tenant === undefined) return { tenants: names, createdByCaller: false }
+  // The registry answered for every name and holds none of them: callers may skip writes that only refresh a registered tenant.
+  if (tenant === undefined) return { tenants: names, createdByCaller: false, unregistered: true }
   return { tenants: [...new Set([...names, tenant.id, ...tenant.hostnames])], createdByCaller: tenant.createdBy === caller.name, tenant }
 }

@@ -19,7 +19,7 @@ import { parseTenantReference } from '../regions/tenant-reference.js'
 import { checkUpstreamPath } from '../regions/upstream-path.js'
 import { rewriteLocation, type RedirectContext } from '../regions/redirect-location.js'
 import { rememberAnswer } from '../registry/registry-recorder.js'
-import { policyTarget, type TenantRegistry } from '../registry/tenant-registry.js'
+import { policyTarget, type RegisteredTenant, type TenantRegistry } from '../registry/tenant-registry.js'
 import { primaryHost, type TenantHostResolver } from '../tenants/tenant-host.js'
 import { tenantsApiCall } from '../tenants/tenants-api-call.js'
 import { AUTHENTICATED_ERRORS, BEARER_SECURITY, ProblemSchema } from './schemas.js'
@@ -89,7 +89,7 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
        * Names the canonical tenant (id, host) on `audited` as soon as it is known,
        * and answers where the call goes and which registered tenant it reaches.
        */
-      const judge = async (audited: { tenant?: string | undefined, tenantHostname?: string | undefined }): Promise<{ host: string, knownTenantId: string | undefined }> => {
+      const judge = async (audited: { tenant?: string | undefined, tenantHostname?: string | undefined }): Promise<{ host: string, knownTenantId: string | undefined, registeredAs: (tenantId: string | undefined) => RegisteredTenant | null | undefined }> => {
         // Refuse before anything is resolved or minted when no grant could apply.
         if (!mayAllowForSomeTenant(caller, { ...policyRequest, tenants: [] })) {
           throw new BrokerError('QB_FORBIDDEN', evaluatePolicy(caller, { ...policyRequest, tenants: [named] }).reason)
@@ -116,14 +116,19 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
           const onPath = evaluatePolicy(caller, { kind: 'action', region: region.code, action: tenantsCall.action, tenants: other.tenants, createdByCaller: other.createdByCaller })
           if (!onPath.allowed) throw new BrokerError('QB_FORBIDDEN', onPath.reason)
         }
-        return { host, knownTenantId: known.tenant?.id }
+        // What the registry said about a tenant when the call was judged (rememberAnswer skips writes that change nothing).
+        const registeredAs = (tenantId: string | undefined): RegisteredTenant | null | undefined => {
+          if (known.tenant !== undefined) return tenantId === known.tenant.id ? known.tenant : undefined
+          return known.unregistered === true && tenantId === named ? null : undefined
+        }
+        return { host, knownTenantId: known.tenant?.id, registeredAs }
       }
 
       const call = async (idempotencyKey: string | undefined): Promise<UpstreamResponse | CapturedAnswer> => {
         // Filled in with the canonical tenant (id, host) once known; recorded when the call ends.
         const audited = { ...event, idempotencyKey }
         return await auditedCall(audit, request.log, audited, async () => {
-          const { host, knownTenantId } = await judge(audited)
+          const { host, knownTenantId, registeredAs } = await judge(audited)
           const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined
           const response = await gateway.forward({
             region,
@@ -138,7 +143,8 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
           if (tenantsCall === undefined) return answer
           // Names, hostnames and status changed through this route keep the registry current too.
           const captured = isCaptured(answer) ? answer : await captureUpstream(answer)
-          await rememberAnswer(registry, { action: tenantsCall.action, caller: caller.name, region: region.code, tenantId: tenantsCall.tenantId ?? knownTenantId ?? (reference.kind === 'id' ? reference.id : undefined), requestBody: jsonOf(body), answer: captured }, request.log)
+          const tenantId = tenantsCall.tenantId ?? knownTenantId ?? (reference.kind === 'id' ? reference.id : undefined)
+          await rememberAnswer(registry, { action: tenantsCall.action, caller: caller.name, region: region.code, tenantId, requestBody: jsonOf(body), answer: captured, registered: registeredAs(tenantId) }, request.log)
           return captured
         })
       }

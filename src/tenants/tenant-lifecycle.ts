@@ -105,7 +105,7 @@ export function createTenantLifecycle (options: TenantLifecycleOptions): TenantL
           requestId: request.requestId
         })
         const answer = brokerLocation(await captureUpstream(response), { region, host, brokerOrigin: request.brokerOrigin })
-        const registered = await rememberAnswer(registry, { action: request.action, caller: request.caller.name, region: region.code, tenantId: request.tenantId, requestBody: request.body, answer, registered: target.tenant }, request.logger)
+        const registered = await rememberAnswer(registry, { action: request.action, caller: request.caller.name, region: region.code, tenantId: request.tenantId, requestBody: request.body, answer, registered: target.tenant ?? (target.unregistered === true ? null : undefined) }, request.logger)
         const hostname = event.tenantHostname ?? (registered === undefined ? undefined : primaryHost(registered, region))
         await options.audit.record(request.logger, { ...event, tenant: event.tenant ?? registered?.id, tenantHostname: hostname, outcome: 'allowed', upstreamStatus: answer.statusCode, durationMs: Math.round(performance.now() - started) })
         return answer

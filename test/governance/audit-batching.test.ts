@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
-import type { AuditRecord } from '../../src/audit/audit-log.js'
+import { fromFields, type AuditRecord } from '../../src/audit/audit-log.js'
 import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
 import { sleep } from './support.js'
@@ -15,7 +15,7 @@ async function readsProcessed (client: Redis): Promise<number> {
 
 async function requestIds (client: Redis, key: string): Promise<string[]> {
   const entries = await client.xrange(key, '-', '+')
-  return entries.map(([, fields]) => fields[fields.indexOf('requestId') + 1] ?? '')
+  return entries.map(([, fields]) => fromFields(fields)?.requestId ?? '')
 }
 
 await describe('the Redis audit log writes in batches', async () => {
@@ -64,6 +64,19 @@ await describe('the Redis audit log writes in batches', async () => {
     const listed = await log.read({ count: 10 })
     assert.deepEqual(listed.map((entry) => entry.event.requestId), ['r-2', 'r-1'])
     await Promise.all(appended)
+  })
+
+  await it('stores each event as one JSON field and still reads entries written one field per name (before that change)', async () => {
+    const { key, log } = newLog()
+    await assertions.xadd(key, '*', 'time', '2026-01-01T00:00:00.000Z', 'requestId', 'r-old', 'caller', 'svc', 'region', 'eu', 'action', 'tenants:read', 'outcome', 'allowed', 'upstreamStatus', '200', 'durationMs', '3')
+    await log.append({ ...event(7), upstreamStatus: 201, durationMs: 4 })
+    await log.read({ count: 1 })
+    const [, fields] = (await assertions.xrange(key, '-', '+'))[1] ?? []
+    assert.deepEqual(fields?.[0], 'event')
+    assert.equal(fields?.length, 2)
+    const listed = await log.read({ count: 10 })
+    assert.deepEqual(listed.map((entry) => [entry.event.requestId, entry.event.upstreamStatus, entry.event.durationMs]), [['r-7', 201, 4], ['r-old', 200, 3]])
+    assert.equal(listed[1]?.event.caller, 'svc')
   })
 
   await it('keeps events while Redis is down and writes them when it is back', async () => {

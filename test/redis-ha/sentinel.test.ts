@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Pool } from 'undici'
+import { fromFields } from '../../src/audit/audit-log.js'
 import { startCluster } from '../support/cluster.js'
 import { bearer } from '../support/http.js'
 import { assertNoLeak } from '../support/leaks.js'
@@ -82,7 +83,7 @@ await describe('the broker on Redis Sentinel (1 master, 1 replica, 3 sentinels, 
     const wanted = new Set(outcomes.map((outcome) => outcome.id))
     let missing: string[] = []
     for (const deadline = Date.now() + 15_000; ;) {
-      const recorded = new Set((await promoted.xrange(auditKey, '-', '+')).map(([, fields]) => fields[fields.indexOf('callerRequestId') + 1]))
+      const recorded = new Set((await promoted.xrange(auditKey, '-', '+')).map(([, fields]) => fromFields(fields)?.callerRequestId))
       missing = [...wanted].filter((id) => !recorded.has(id))
       if (missing.length === 0 || Date.now() > deadline) break
       await new Promise((resolve) => setTimeout(resolve, 250))

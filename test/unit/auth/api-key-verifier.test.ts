@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createApiKey } from '../../../src/auth/api-keys.js'
+import { createApiKey, MAX_REMEMBERED_KEYS } from '../../../src/auth/api-keys.js'
 import { createApiKeyVerifier } from '../../../src/auth/api-key-verifier.js'
 import { combineVerifiers, type Caller, type CallerVerifier } from '../../../src/auth/caller.js'
 import { CallerSchema, type CallerConfig } from '../../../src/config/schema.js'
+import { createCallerDirectory, createReloadingVerifier } from '../../../src/registry/caller-directory.js'
 
 const alphaKeys = [createApiKey(), createApiKey()]
 const betaKey = createApiKey()
@@ -68,5 +69,39 @@ await describe('combineVerifiers', async () => {
     const log: string[] = []
     assert.equal(await combineVerifiers([fixed('one', 'a', log), fixed('two', 'b', log)]).verify('c'), undefined)
     assert.deepEqual(log, ['one', 'two'])
+  })
+})
+
+await describe('createApiKeyVerifier: verified keys remembered', async () => {
+  await it('answers a remembered key with the same caller, and still refuses a key one character away from it', async () => {
+    const verifier = createApiKeyVerifier(callers)
+    const first = await verifier.verify(betaKey.key)
+    assert.equal(await verifier.verify(betaKey.key), first)
+    const key = betaKey.key
+    assert.equal(await verifier.verify(key.slice(0, -1) + (key.endsWith('x') ? 'y' : 'x')), undefined)
+    assert.equal(await verifier.verify(key.slice(0, -1)), undefined)
+  })
+
+  await it('still verifies every key, and refuses others, when more keys verify than it remembers', async () => {
+    const keys = Array.from({ length: MAX_REMEMBERED_KEYS + 8 }, () => createApiKey())
+    const verifier = createApiKeyVerifier([CallerSchema.parse({ name: 'many', apiKeyHashes: keys.map((entry) => entry.hash), grants: [] })])
+    for (let round = 0; round < 2; round++) {
+      for (const { key } of keys) assert.equal((await verifier.verify(key))?.name, 'many')
+      assert.equal(await verifier.verify(createApiKey().key), undefined)
+    }
+  })
+
+  await it('refuses a key as soon as a reload removes its hash, and accepts the rotated one, though the old key was remembered', async () => {
+    const old = createApiKey()
+    const rotated = createApiKey()
+    const directory = createCallerDirectory([CallerSchema.parse({ name: 'svc', apiKeyHashes: [old.hash], grants: [] })])
+    const verifier = createReloadingVerifier(directory, createApiKeyVerifier)
+    assert.equal((await verifier.verify(old.key))?.name, 'svc')
+    assert.equal((await verifier.verify(old.key))?.name, 'svc')
+    directory.replace([CallerSchema.parse({ name: 'svc', apiKeyHashes: [rotated.hash], grants: [] })])
+    assert.equal(await verifier.verify(old.key), undefined)
+    assert.equal((await verifier.verify(rotated.key))?.name, 'svc')
+    directory.replace([CallerSchema.parse({ name: 'other', apiKeyHashes: [createApiKey().hash], grants: [] })])
+    assert.equal(await verifier.verify(rotated.key), undefined, 'a caller removed by a reload is no one')
   })
 })
