@@ -76,3 +76,13 @@ export async function waitUntilReady (url: string, timeoutMs = 20_000): Promise<
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
+
+/** Whether the broker at `url` says (on /metrics) that its Redis connection is up. */
+export async function redisUp (url: string): Promise<boolean> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    return /^qlik_broker_redis_up 1$/m.test(text)
+  } catch {
+    return false
+  }
+}

@@ -3,10 +3,12 @@ import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Pool } from 'undici'
+import { redisUp } from '../support/broker-process.js'
 import { startCluster } from '../support/cluster.js'
 import { assertNoLeak, redisDump } from '../support/leaks.js'
 import { runLoad } from '../support/load.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
+import { waitFor } from '../support/wait.js'
 
 const UNLIMITED = { tier1PerWindow: 1_000_000, tier2PerWindow: 1_000_000 }
 
@@ -44,7 +46,8 @@ await describe('tokens across replicas', async () => {
     const headers = { authorization: `Bearer ${cluster.key}` }
     const path = `/regions/eu/api/v1/tenants/${tenant.id}`
     const hanging = fetch(`${doomed.url}${path}`, { headers }).catch(() => undefined)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // The lock is taken before the token request: once Qlik holds that request, the doomed replica holds the lock.
+    await waitFor('the doomed replica\'s token request is at Qlik', () => cluster.simulator.counters().tokenRequests >= 1)
     await doomed.kill('SIGKILL')
     await hanging
     const started = Date.now()
@@ -62,18 +65,27 @@ await describe('tokens across replicas', async () => {
     const tenant = cluster.simulator.addTenant({ region: 'eu' })
     const headers = { authorization: `Bearer ${cluster.key}` }
     const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users`]
-    const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers, concurrency: 20, durationMs: 6_000, pauseMs: 5 })
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const running = new AbortController()
+    t.after(() => { running.abort() })
+    const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers, concurrency: 20, durationMs: 60_000, pauseMs: 5, signal: running.signal })
+    // Requests Qlik answered so far: the load's progress, whatever the machine's speed.
+    const served = (): number => Object.values(cluster.simulator.counters().requests).reduce((sum, count) => sum + count, 0)
+    await waitFor('the load is under way', () => served() >= 200)
     await redis.stop()
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    await waitFor('every replica sees Redis down', async () => (await Promise.all(cluster.brokers.map(async (broker) => redisUp(broker.url)))).every((up) => !up))
+    const whileDown = served()
+    await waitFor('300 requests served with Redis down', () => served() - whileDown >= 300)
     await redis.start()
+    await waitFor('every replica is back on Redis', async () => (await Promise.all(cluster.brokers.map(async (broker) => redisUp(broker.url)))).every((up) => up))
+    const reconnected = served()
+    await waitFor('200 requests served after Redis came back', () => served() - reconnected >= 200)
+    running.abort()
     const result = await load
     assert.ok(result.sent > 500, `load ran (${result.sent} requests)`)
     assert.equal(result.failed, 0, `${JSON.stringify(result.failures)}\n${cluster.brokers.map((broker) => broker.output()).join('\n').split('\n').filter((line) => line.includes('"level":"error"')).slice(0, 3).join('\n')}`)
 
     // Recovered: a new key is shared through Redis again (one mint for both replicas).
     const other = cluster.simulator.addTenant({ region: 'us' })
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
     const after = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: () => `/regions/us/tenants/${other.id}/api/v1/users`, headers, concurrency: 20, requests: 100 })
     assert.equal(after.failed, 0)
     assert.equal(cluster.simulator.counters().mints[other.hostnames[0] ?? ''], 1, 'both replicas use Redis again after it came back')
@@ -119,7 +131,7 @@ await describe('tokens across replicas', async () => {
       }
     }
     const load = Promise.all(Array.from({ length: 12 }, worker))
-    await new Promise((resolve) => setTimeout(resolve, 800))
+    await waitFor('both replicas served 50 requests under load', () => [0, 1].every((replica) => done.filter((request) => request.replica === replica && request.status === 200).length >= 50))
 
     // In My Qlik: delete and recreate the eu client. Then the new pair goes
     // to the secrets store (a file re-rendered in place, as a Vault Agent does).
@@ -129,7 +141,15 @@ await describe('tokens across replicas', async () => {
     writeFileSync(rendered, JSON.stringify({ client_id: recreated.clientId, client_secret: recreated.clientSecret }))
     renameSync(rendered, join(cluster.workDir, 'eu.json'))
     const switchedAt = Date.now()
-    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    // Held until every eu host has its new client's token and both replicas served well past it; a request
+    // stuck behind the old key's lock would still be recorded (with its late end) when the workers stop.
+    const newMintsNow = (): Record<string, number> => {
+      const mints = cluster.simulator.counters().mints
+      return Object.fromEntries(Object.keys(mints).map((host) => [host, (mints[host] ?? 0) - (mintsBefore[host] ?? 0)]).filter(([, count]) => count !== 0))
+    }
+    await waitFor('every eu host minted with the new client, and each replica served 100 requests after the switch', () =>
+      ['register.eu.qlikcloud.com', a.hostnames[0] ?? '', b.hostnames[0] ?? ''].every((host) => (newMintsNow()[host] ?? 0) >= 1) &&
+      [0, 1].every((replica) => done.filter((request) => request.replica === replica && request.start >= switchedAt).length >= 100))
     stop.abort()
     await load
 
@@ -144,9 +164,7 @@ await describe('tokens across replicas', async () => {
     // (its retry mints, is refused with the old secret, reads the new one).
     const failed = done.filter((request) => request.status !== 200)
     assert.deepEqual(failed, [], 'every request succeeded, before, across and after the switch')
-    const mints = cluster.simulator.counters().mints
-    const newMints = Object.fromEntries(Object.keys(mints).map((host) => [host, (mints[host] ?? 0) - (mintsBefore[host] ?? 0)]).filter(([, count]) => count !== 0))
-    assert.deepEqual(newMints, {
+    assert.deepEqual(newMintsNow(), {
       'register.eu.qlikcloud.com': 1,
       [a.hostnames[0] ?? '']: 1,
       [b.hostnames[0] ?? '']: 1
