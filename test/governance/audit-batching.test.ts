@@ -54,7 +54,9 @@ await describe('the Redis audit log writes in batches', async () => {
     const { key, log } = newLog()
     const appended = log.append(event(1))
     assert.equal(await assertions.xlen(key), 0, 'not written synchronously')
-    await sleep(80)
+    // Written on the 20 ms flush timer: well before 500 ms, whatever the load, and well before anything
+    // on the 1 s retry timer would be.
+    await waitFor('the lone event is written', async () => await assertions.xlen(key) === 1, { timeoutMs: 500, intervalMs: 10 })
     assert.deepEqual(await requestIds(assertions, key), ['r-1'])
     await appended
   })
