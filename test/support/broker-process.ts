@@ -37,7 +37,8 @@ export async function startBrokerProcess (options: { env: Record<string, string>
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
+  // Generous: on a loaded 2-core machine, several brokers starting at once take well over 20 s.
+  const deadline = Date.now() + 60_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}:\n${output}`)
     try {
