@@ -85,10 +85,13 @@ await describe('bot-user migration survives a replica crash', async () => {
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     await it(`finishes on another replica after the one running the job gets ${signal}, with no item moved twice`, async (t) => {
-      // 600/60s and half of it for the job: a move every 200 ms per tenant, about 3 s for the 15 items of each.
-      const cluster = await replicas(t, redis, '600/60s')
+      // 1200/60s and half of it for the job: a move every 100 ms per tenant, about 1.5 s for the 15 items of each.
+      const cluster = await replicas(t, redis, '1200/60s')
       const tenants = seedTenants(cluster.sim, 3)
-      const first = await cluster.start()
+      // Both replicas run from the start, as in a deployment: the second sweeps for orphaned jobs
+      // (every lease) and takes this one over only once the first's lease has lapsed.
+      const [first, second] = await Promise.all([cluster.start(), cluster.start()])
+      assert.ok(first !== undefined && second !== undefined)
       const started = await api(first.url, cluster.key, 'POST', '/regions/eu/bot-users/jobs', { tenants: [...TENANT_HOSTS] })
       assert.equal(started.status, 202, JSON.stringify(started.body))
       const changes = (): number => tenants.reduce((sum, tenant) => sum + movable(cluster.sim, tenant.id).reduce((total, item) => total + item.ownerChanges, 0), 0)
@@ -101,7 +104,6 @@ await describe('bot-user migration survives a replica crash', async () => {
       const movedBeforeCrash = changes()
       assert.ok(movedBeforeCrash < 45, 'killed midway')
 
-      const second = await cluster.start()
       const job = await waitForJob(() => api(second.url, cluster.key, 'GET', `/regions/eu/bot-users/jobs/${started.body.id as string}`))
       assert.equal(job.status, 'finished')
       assert.deepEqual(job.totals, { found: 45, moved: 45, failed: 0, remaining: 0 })

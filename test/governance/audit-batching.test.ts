@@ -4,6 +4,7 @@ import { Redis } from 'ioredis'
 import { fromFields, type AuditRecord } from '../../src/audit/audit-log.js'
 import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
+import { waitFor } from '../support/wait.js'
 import { sleep } from './support.js'
 
 const event = (n: number): AuditRecord => ({ time: new Date().toISOString(), requestId: `r-${n}`, caller: 'svc', region: 'eu', action: 'tenant-api', outcome: 'allowed', upstreamStatus: 200, durationMs: 1 })
@@ -53,7 +54,9 @@ await describe('the Redis audit log writes in batches', async () => {
     const { key, log } = newLog()
     const appended = log.append(event(1))
     assert.equal(await assertions.xlen(key), 0, 'not written synchronously')
-    await sleep(80)
+    // Written on the 20 ms flush timer: well before 500 ms, whatever the load, and well before anything
+    // on the 1 s retry timer would be.
+    await waitFor('the lone event is written', async () => await assertions.xlen(key) === 1, { timeoutMs: 500, intervalMs: 10 })
     assert.deepEqual(await requestIds(assertions, key), ['r-1'])
     await appended
   })
@@ -97,16 +100,20 @@ await describe('the Redis audit log writes in batches', async () => {
   await it('tries Redis once per retry interval during an outage, however many batches fill up, and loses none', async (t) => {
     const { key, log } = newLog({ maxBatch: 2 })
     const pipeline = brokerClient.pipeline.bind(brokerClient)
-    let attempts = 0
-    brokerClient.pipeline = ((...args: Parameters<typeof pipeline>) => { attempts++; return pipeline(...args) }) as typeof brokerClient.pipeline
+    const attempts: number[] = []
+    brokerClient.pipeline = ((...args: Parameters<typeof pipeline>) => { attempts.push(performance.now()); return pipeline(...args) }) as typeof brokerClient.pipeline
     t.after(() => { brokerClient.pipeline = pipeline })
     await redis.stop()
     const appends = Array.from({ length: 50 }, async (_, n) => { await log.append(event(n)) })
-    await sleep(1_500)
-    assert.ok(attempts <= 3, `${attempts} write attempts in 1.5 s for 25 full batches`)
+    // The first full batch fails at once; the 24 others queued behind it wait for the retry timer.
+    await waitFor('the first retry', () => attempts.length >= 2, { timeoutMs: 10_000, intervalMs: 10 })
     await redis.start()
     await Promise.all(appends)
     assert.deepEqual(await requestIds(assertions, key), Array.from({ length: 50 }, (_, n) => `r-${n}`))
+    // A timer never fires early, so however loaded the machine, attempts closer than the
+    // retry interval (1 s) would mean a write tried outside it, e.g. one per full batch.
+    const gaps = attempts.slice(1, 3).map((at, i) => at - (attempts[i] ?? 0))
+    for (const gap of gaps) assert.ok(gap >= 990, `write attempts ${gaps.map(Math.round).join(', ')} ms apart while Redis was down`)
   })
 
   await it('bounds what waits for Redis: the oldest events beyond maxQueued are dropped and reported', async () => {

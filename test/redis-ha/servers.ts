@@ -114,6 +114,8 @@ export interface SentinelSetup {
   sentinelList: string
   /** The port of the master the sentinels name now. */
   currentMasterPort (): Promise<number>
+  /** Resolves once every sentinel knows the replica and the two other sentinels, so a failover can happen. */
+  discovered: Promise<void>
   close (): Promise<void>
 }
 
@@ -122,7 +124,7 @@ export interface SentinelSetup {
  * (quorum 2) with their own password, quick to fail over: a master is down
  * after 500 ms of silence.
  */
-export async function startSentinelSetup (options: { password: string, sentinelPassword: string }): Promise<SentinelSetup> {
+export async function startSentinelSetup (options: { password: string, sentinelPassword: string, awaitDiscovery?: boolean }): Promise<SentinelSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'qb-redis-sentinel-'))
   const children: ChildProcess[] = []
   const clients: Redis[] = []
@@ -131,7 +133,8 @@ export async function startSentinelSetup (options: { password: string, sentinelP
   try {
     const masterPort = await freePort()
     // --dir: a replica's full sync writes an RDB file there, never in the repository.
-    const master = await spawnRedis([...BASE, '--port', String(masterPort), '--dir', dir, ...auth], masterPort, options.password, children, clients)
+    // No diskless-sync delay (Redis waits 5 s by default for more replicas to share one transfer): one replica, sync at once.
+    const master = await spawnRedis([...BASE, '--port', String(masterPort), '--dir', dir, '--repl-diskless-sync-delay', '0', ...auth], masterPort, options.password, children, clients)
     const replicaPort = await freePort()
     const replica = await spawnRedis([...BASE, '--port', String(replicaPort), '--dir', dir, ...auth, '--replicaof', '127.0.0.1', String(masterPort)], replicaPort, options.password, children, clients)
     await untilAnswers(replicaPort, options.password, async (client) => /master_link_status:up/.test(await client.info('replication')), 10_000, 'replica link')
@@ -168,20 +171,26 @@ export async function startSentinelSetup (options: { password: string, sentinelP
         }
       })
     }
-    // Failover needs every sentinel to know the replica and the two other sentinels (hello messages, every 2 s).
-    for (const sentinel of sentinels) {
-      await untilAnswers(sentinel.port, options.sentinelPassword, async (client) => {
-        const others = await client.call('SENTINEL', 'SENTINELS', masterName) as unknown[]
-        const replicas = await client.call('SENTINEL', 'REPLICAS', masterName) as unknown[]
-        return others.length === 2 && replicas.length === 1
-      }, 20_000, 'sentinel discovery')
-    }
+    // Failover needs every sentinel to know the replica and the two other sentinels (hello messages, every 2 s):
+    // seconds a caller may spend starting what uses the sentinels (awaitDiscovery: false), then await `discovered`.
+    const discovered = (async () => {
+      for (const sentinel of sentinels) {
+        await untilAnswers(sentinel.port, options.sentinelPassword, async (client) => {
+          const others = await client.call('SENTINEL', 'SENTINELS', masterName) as unknown[]
+          const replicas = await client.call('SENTINEL', 'REPLICAS', masterName) as unknown[]
+          return others.length === 2 && replicas.length === 1
+        }, 20_000, 'sentinel discovery')
+      }
+    })()
+    discovered.catch(() => {})
+    if (options.awaitDiscovery !== false) await discovered
     const first = sentinels[0]
     return {
       master,
       replica,
       sentinels,
       masterName,
+      discovered,
       sentinelList: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(','),
       async currentMasterPort () {
         const client = first?.client()

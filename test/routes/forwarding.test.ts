@@ -36,7 +36,9 @@ await describe('what travels to Qlik and back', async () => {
   await it('sends the Qlik host, a Qlik token, the request id and Qlik headers; returns status, body and useful headers', async (t) => {
     const qlik = await startRecordingQlik()
     t.after(qlik.close)
-    const stack = await startStack(t, { env: { QLIK_UPSTREAM_ORIGIN: qlik.url } })
+    // Qlik's Retry-After (7 s) is beyond the longest the broker waits (2 s), so
+    // it hands Qlik's 429 back at once instead of retrying it 3 times 7 s apart.
+    const stack = await startStack(t, { env: { QLIK_UPSTREAM_ORIGIN: qlik.url, QLIK_BUDGET_MAX_WAIT_MS: '2000' } })
     const result = await http(stack.url, 'POST', '/regions/eu/tenants/acme.eu.qlikcloud.com/api/v1/spaces?x=1', {
       headers: { ...bearer(stack.keys.admin), 'x-request-id': 'trace-me-42', 'qlik-api-version': '2025-01', cookie: 'caller=secret', 'content-type': 'application/json' },
       body: '{"name":"s","type":"shared"}'
@@ -49,6 +51,7 @@ await describe('what travels to Qlik and back', async () => {
     assert.equal(result.headers['x-internal-debug'], undefined)
     assert.deepEqual(result.json(), { errors: [{ code: 'HTTP-429', title: 'API rate limit reached.' }] })
 
+    assert.equal(qlik.seen.length, 2, 'one mint, one call: a 429 asking for longer than the broker waits is not retried')
     const [mint, call] = qlik.seen
     assert.equal(mint?.url, '/oauth/token')
     assert.equal(mint?.headers.host, 'acme.eu.qlikcloud.com', 'the token is minted on the tenant host itself')

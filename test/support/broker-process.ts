@@ -37,7 +37,8 @@ export async function startBrokerProcess (options: { env: Record<string, string>
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
+  // Generous: on a loaded 2-core machine, several brokers starting at once take well over 20 s.
+  const deadline = Date.now() + 60_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}:\n${output}`)
     try {
@@ -74,5 +75,15 @@ export async function waitUntilReady (url: string, timeoutMs = 20_000): Promise<
     } catch {}
     if (Date.now() > deadline) throw new Error(`${url} never became ready`)
     await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** Whether the broker at `url` says (on /metrics) that its Redis connection is up. */
+export async function redisUp (url: string): Promise<boolean> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    return /^qlik_broker_redis_up 1$/m.test(text)
+  } catch {
+    return false
   }
 }

@@ -61,8 +61,19 @@ export async function startCluster (options: { replicas: number, redis: Pick<Red
     brokers.push(broker)
     return broker
   }
-  await Promise.all(Array.from({ length: options.replicas }, addBroker))
-  await Promise.all(brokers.map(async (broker) => waitUntilReady(broker.url)))
+  const close = async (): Promise<void> => {
+    await Promise.all(brokers.map(async (broker) => broker.kill('SIGKILL')))
+    await simulator.close()
+    rmSync(workDir, { recursive: true, force: true })
+  }
+  try {
+    await Promise.all(Array.from({ length: options.replicas }, addBroker))
+    await Promise.all(brokers.map(async (broker) => waitUntilReady(broker.url)))
+  } catch (error) {
+    // Whatever did start goes too: a listening simulator or a live broker would keep the test process alive.
+    await close()
+    throw error
+  }
   return {
     brokers,
     simulator,
@@ -71,10 +82,6 @@ export async function startCluster (options: { replicas: number, redis: Pick<Red
     env,
     callers,
     addBroker,
-    async close () {
-      await Promise.all(brokers.map(async (broker) => broker.kill('SIGKILL')))
-      await simulator.close()
-      rmSync(workDir, { recursive: true, force: true })
-    }
+    close
   }
 }

@@ -3,10 +3,12 @@ import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Pool } from 'undici'
-import { startCluster } from '../support/cluster.js'
+import { redisUp } from '../support/broker-process.js'
+import { startCluster, type Cluster } from '../support/cluster.js'
 import { assertNoLeak, redisDump } from '../support/leaks.js'
 import { runLoad } from '../support/load.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
+import { waitFor } from '../support/wait.js'
 
 const UNLIMITED = { tier1PerWindow: 1_000_000, tier2PerWindow: 1_000_000 }
 
@@ -15,22 +17,84 @@ await describe('tokens across replicas', async () => {
   before(async () => { redis = await startRedisServer() })
   after(async () => { await redis.close() })
 
-  await it('mints once per (region, host) for 2,000 concurrent cold requests spread over 4 replicas', async (t) => {
-    const cluster = await startCluster({ replicas: 4, redis, simulator: { rateLimits: UNLIMITED } })
-    t.after(cluster.close)
-    const eu = cluster.simulator.addTenant({ region: 'eu' })
-    const us = cluster.simulator.addTenant({ region: 'us' })
-    const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
-    const result = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % paths.length] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 2000, requests: 2000 })
-    assert.equal(result.failed, 0, JSON.stringify(result.failures))
-    assert.deepEqual(cluster.simulator.counters().mints, {
-      'register.eu.qlikcloud.com': 1,
-      'register.us.qlikcloud.com': 1,
-      [eu.hostnames[0] ?? '']: 1,
-      [us.hostnames[0] ?? '']: 1
+  // Four replicas started once for the tests that need no fault of their own: the cold-mint test first
+  // (nothing minted before it), the SIGTERM test last (it stops one replica).
+  await describe('four replicas sharing one Redis', async () => {
+    let cluster: Cluster
+    before(async () => { cluster = await startCluster({ replicas: 4, redis, simulator: { rateLimits: UNLIMITED } }) })
+    after(async () => { await cluster.close() })
+
+    await it('mints once per (region, host) for 2,000 concurrent cold requests spread over 4 replicas', async () => {
+      assert.deepEqual(cluster.simulator.counters().mints, {}, 'the replicas hold no token yet')
+      const eu = cluster.simulator.addTenant({ region: 'eu' })
+      const us = cluster.simulator.addTenant({ region: 'us' })
+      const paths = [`/regions/eu/api/v1/tenants/${eu.id}`, `/regions/us/api/v1/tenants/${us.id}`, `/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`]
+      const result = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % paths.length] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: 2000, requests: 2000 })
+      assert.equal(result.failed, 0, JSON.stringify(result.failures))
+      assert.deepEqual(cluster.simulator.counters().mints, {
+        'register.eu.qlikcloud.com': 1,
+        'register.us.qlikcloud.com': 1,
+        [eu.hostnames[0] ?? '']: 1,
+        [us.hostnames[0] ?? '']: 1
+      })
+      const dump = await redisDump(redis.client())
+      assertNoLeak({ redis: dump, logs: cluster.brokers.map((broker) => broker.output()).join('\n') }, [...cluster.simulator.issuedTokens(), 'cluster-eu-secret-0123456789'])
     })
-    const dump = await redisDump(redis.client())
-    assertNoLeak({ redis: dump, logs: cluster.brokers.map((broker) => broker.output()).join('\n') }, [...cluster.simulator.issuedTokens(), 'cluster-eu-secret-0123456789'])
+
+    await it('keeps every replica ready and every good tenant served while one caller asks 50 times for an unknown tenant host', async () => {
+      const eu = cluster.simulator.addTenant({ region: 'eu' })
+      const us = cluster.simulator.addTenant({ region: 'us' })
+      const headers = { authorization: `Bearer ${cluster.key}` }
+      const targets = cluster.brokers.map((broker) => broker.url)
+      const good = [`/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`, `/regions/eu/api/v1/tenants/${eu.id}`]
+      // Each replica sees every good path (n / targets picks the path, n % targets the replica).
+      const goodPath = (n: number): string => good[Math.floor(n / targets.length) % good.length] ?? ''
+      const probes = new AbortController()
+      const readiness: number[] = []
+      const probing = Promise.all(targets.map(async (url) => {
+        while (!probes.signal.aborted) {
+          readiness.push((await fetch(`${url}/readyz`)).status)
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      }))
+      const [bad, meanwhile] = await Promise.all([
+        runLoad({ targets, path: () => '/regions/eu/tenants/nosuchtenant.eu.qlikcloud.com/api/v1/users', headers, concurrency: 5, requests: 50, okStatuses: [404] }),
+        runLoad({ targets, path: goodPath, headers, concurrency: 10, requests: 300 })
+      ])
+      const afterwards = await runLoad({ targets, path: goodPath, headers, concurrency: 10, requests: 300 })
+      probes.abort()
+      await probing
+      assert.equal(bad.ok, 50, `every request to the unknown host got QB_TENANT_HOST_REFUSED (404): ${JSON.stringify(bad.failures)}`)
+      assert.equal(meanwhile.failed, 0, JSON.stringify(meanwhile.failures))
+      assert.equal(afterwards.failed, 0, JSON.stringify(afterwards.failures))
+      assert.ok(readiness.length > 10, `probed (${readiness.length})`)
+      assert.deepEqual([...new Set(readiness)], [200], '/readyz never left 200 on any replica')
+      assert.ok(cluster.simulator.counters().unknownHostRequests <= targets.length, 'at most one token request per replica for the unknown host')
+    })
+
+    await it('finishes every in-flight request on SIGTERM and exits 0', async () => {
+      // The last of the group: this replica does not come back. BROKER_SHUTDOWN_GRACE_MS is its default, 10 s.
+      const broker = cluster.brokers.at(-1)
+      assert.ok(broker !== undefined)
+      const tenant = cluster.simulator.addTenant({ region: 'eu' })
+      const headers = { authorization: `Bearer ${cluster.key}` }
+      const path = `/regions/eu/tenants/${tenant.id}/api/v1/users`
+      assert.equal((await fetch(`${broker.url}${path}`, { headers })).status, 200)
+      const earlier = cluster.simulator.counters().requests['GET /api/v1/users'] ?? 0
+      cluster.simulator.setFaults({ latencyMs: 1_500, paths: ['/api/v1/users'] })
+      const inFlight = Array.from({ length: 50 }, async () => fetch(`${broker.url}${path}`, { headers }).then((response) => response.status, () => 'error'))
+      // SIGTERM once all 50 are at Qlik (held there 1.5 s): a fixed pause let a
+      // request on a loaded machine arrive after it, and be refused (503) as new.
+      const atQlik = (): number => (cluster.simulator.counters().requests['GET /api/v1/users'] ?? 0) - earlier
+      const deadline = Date.now() + 10_000
+      while (atQlik() < 50 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.equal(atQlik(), 50, 'the 50 requests reached Qlik')
+      const exit = broker.kill('SIGTERM')
+      const statuses = await Promise.all(inFlight)
+      assert.deepEqual([...new Set(statuses)], [200], 'every in-flight request finished')
+      assert.equal(await exit, 0, broker.output().slice(-3000))
+      assert.match(broker.output(), /shutting down: draining in-flight requests/)
+    })
   })
 
   await it('lets another replica mint after the lease when the lock holder is killed mid-mint', async (t) => {
@@ -44,7 +108,8 @@ await describe('tokens across replicas', async () => {
     const headers = { authorization: `Bearer ${cluster.key}` }
     const path = `/regions/eu/api/v1/tenants/${tenant.id}`
     const hanging = fetch(`${doomed.url}${path}`, { headers }).catch(() => undefined)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // The lock is taken before the token request: once Qlik holds that request, the doomed replica holds the lock.
+    await waitFor('the doomed replica\'s token request is at Qlik', () => cluster.simulator.counters().tokenRequests >= 1)
     await doomed.kill('SIGKILL')
     await hanging
     const started = Date.now()
@@ -62,18 +127,27 @@ await describe('tokens across replicas', async () => {
     const tenant = cluster.simulator.addTenant({ region: 'eu' })
     const headers = { authorization: `Bearer ${cluster.key}` }
     const paths = [`/regions/eu/api/v1/tenants/${tenant.id}`, `/regions/eu/tenants/${tenant.id}/api/v1/users`]
-    const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers, concurrency: 20, durationMs: 6_000, pauseMs: 5 })
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const running = new AbortController()
+    t.after(() => { running.abort() })
+    const load = runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % 2] ?? '', headers, concurrency: 20, durationMs: 60_000, pauseMs: 5, signal: running.signal })
+    // Requests Qlik answered so far: the load's progress, whatever the machine's speed.
+    const served = (): number => Object.values(cluster.simulator.counters().requests).reduce((sum, count) => sum + count, 0)
+    await waitFor('the load is under way', () => served() >= 200)
     await redis.stop()
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    await waitFor('every replica sees Redis down', async () => (await Promise.all(cluster.brokers.map(async (broker) => redisUp(broker.url)))).every((up) => !up))
+    const whileDown = served()
+    await waitFor('300 requests served with Redis down', () => served() - whileDown >= 300)
     await redis.start()
+    await waitFor('every replica is back on Redis', async () => (await Promise.all(cluster.brokers.map(async (broker) => redisUp(broker.url)))).every((up) => up))
+    const reconnected = served()
+    await waitFor('200 requests served after Redis came back', () => served() - reconnected >= 200)
+    running.abort()
     const result = await load
     assert.ok(result.sent > 500, `load ran (${result.sent} requests)`)
     assert.equal(result.failed, 0, `${JSON.stringify(result.failures)}\n${cluster.brokers.map((broker) => broker.output()).join('\n').split('\n').filter((line) => line.includes('"level":"error"')).slice(0, 3).join('\n')}`)
 
     // Recovered: a new key is shared through Redis again (one mint for both replicas).
     const other = cluster.simulator.addTenant({ region: 'us' })
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
     const after = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: () => `/regions/us/tenants/${other.id}/api/v1/users`, headers, concurrency: 20, requests: 100 })
     assert.equal(after.failed, 0)
     assert.equal(cluster.simulator.counters().mints[other.hostnames[0] ?? ''], 1, 'both replicas use Redis again after it came back')
@@ -119,7 +193,7 @@ await describe('tokens across replicas', async () => {
       }
     }
     const load = Promise.all(Array.from({ length: 12 }, worker))
-    await new Promise((resolve) => setTimeout(resolve, 800))
+    await waitFor('both replicas served 50 requests under load', () => [0, 1].every((replica) => done.filter((request) => request.replica === replica && request.status === 200).length >= 50))
 
     // In My Qlik: delete and recreate the eu client. Then the new pair goes
     // to the secrets store (a file re-rendered in place, as a Vault Agent does).
@@ -129,7 +203,15 @@ await describe('tokens across replicas', async () => {
     writeFileSync(rendered, JSON.stringify({ client_id: recreated.clientId, client_secret: recreated.clientSecret }))
     renameSync(rendered, join(cluster.workDir, 'eu.json'))
     const switchedAt = Date.now()
-    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    // Held until every eu host has its new client's token and both replicas served well past it; a request
+    // stuck behind the old key's lock would still be recorded (with its late end) when the workers stop.
+    const newMintsNow = (): Record<string, number> => {
+      const mints = cluster.simulator.counters().mints
+      return Object.fromEntries(Object.keys(mints).map((host) => [host, (mints[host] ?? 0) - (mintsBefore[host] ?? 0)]).filter(([, count]) => count !== 0))
+    }
+    await waitFor('every eu host minted with the new client, and each replica served 100 requests after the switch', () =>
+      ['register.eu.qlikcloud.com', a.hostnames[0] ?? '', b.hostnames[0] ?? ''].every((host) => (newMintsNow()[host] ?? 0) >= 1) &&
+      [0, 1].every((replica) => done.filter((request) => request.replica === replica && request.start >= switchedAt).length >= 100))
     stop.abort()
     await load
 
@@ -144,9 +226,7 @@ await describe('tokens across replicas', async () => {
     // (its retry mints, is refused with the old secret, reads the new one).
     const failed = done.filter((request) => request.status !== 200)
     assert.deepEqual(failed, [], 'every request succeeded, before, across and after the switch')
-    const mints = cluster.simulator.counters().mints
-    const newMints = Object.fromEntries(Object.keys(mints).map((host) => [host, (mints[host] ?? 0) - (mintsBefore[host] ?? 0)]).filter(([, count]) => count !== 0))
-    assert.deepEqual(newMints, {
+    assert.deepEqual(newMintsNow(), {
       'register.eu.qlikcloud.com': 1,
       [a.hostnames[0] ?? '']: 1,
       [b.hostnames[0] ?? '']: 1
@@ -154,62 +234,5 @@ await describe('tokens across replicas', async () => {
     const logs = cluster.brokers.map((broker) => broker.output()).join('\n')
     assert.doesNotMatch(logs, /held the mint lock too long/)
     assertNoLeak({ redis: await redisDump(redis.client()), logs }, [...cluster.simulator.issuedTokens(), recreated.clientSecret, 'cluster-eu-secret-0123456789'])
-  })
-
-  await it('keeps every replica ready and every good tenant served while one caller asks 50 times for an unknown tenant host', async (t) => {
-    const cluster = await startCluster({ replicas: 2, redis, simulator: { rateLimits: UNLIMITED } })
-    t.after(cluster.close)
-    const eu = cluster.simulator.addTenant({ region: 'eu' })
-    const us = cluster.simulator.addTenant({ region: 'us' })
-    const headers = { authorization: `Bearer ${cluster.key}` }
-    const targets = cluster.brokers.map((broker) => broker.url)
-    const good = [`/regions/eu/tenants/${eu.id}/api/v1/users`, `/regions/us/tenants/${us.id}/api/v1/users`, `/regions/eu/api/v1/tenants/${eu.id}`]
-    // Each replica sees every good path (n / targets picks the path, n % targets the replica).
-    const goodPath = (n: number): string => good[Math.floor(n / targets.length) % good.length] ?? ''
-    const probes = new AbortController()
-    const readiness: number[] = []
-    const probing = Promise.all(targets.map(async (url) => {
-      while (!probes.signal.aborted) {
-        readiness.push((await fetch(`${url}/readyz`)).status)
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-    }))
-    const [bad, meanwhile] = await Promise.all([
-      runLoad({ targets, path: () => '/regions/eu/tenants/nosuchtenant.eu.qlikcloud.com/api/v1/users', headers, concurrency: 5, requests: 50, okStatuses: [404] }),
-      runLoad({ targets, path: goodPath, headers, concurrency: 10, requests: 300 })
-    ])
-    const afterwards = await runLoad({ targets, path: goodPath, headers, concurrency: 10, requests: 300 })
-    probes.abort()
-    await probing
-    assert.equal(bad.ok, 50, `every request to the unknown host got QB_TENANT_HOST_REFUSED (404): ${JSON.stringify(bad.failures)}`)
-    assert.equal(meanwhile.failed, 0, JSON.stringify(meanwhile.failures))
-    assert.equal(afterwards.failed, 0, JSON.stringify(afterwards.failures))
-    assert.ok(readiness.length > 10, `probed (${readiness.length})`)
-    assert.deepEqual([...new Set(readiness)], [200], '/readyz never left 200 on any replica')
-    assert.ok(cluster.simulator.counters().unknownHostRequests <= targets.length, 'at most one token request per replica for the unknown host')
-  })
-
-  await it('finishes every in-flight request on SIGTERM and exits 0', async (t) => {
-    const cluster = await startCluster({ replicas: 1, redis, env: { BROKER_SHUTDOWN_GRACE_MS: '10000' }, simulator: { rateLimits: UNLIMITED } })
-    t.after(cluster.close)
-    const [broker] = cluster.brokers
-    assert.ok(broker !== undefined)
-    const tenant = cluster.simulator.addTenant({ region: 'eu' })
-    const headers = { authorization: `Bearer ${cluster.key}` }
-    const path = `/regions/eu/tenants/${tenant.id}/api/v1/users`
-    assert.equal((await fetch(`${broker.url}${path}`, { headers })).status, 200)
-    cluster.simulator.setFaults({ latencyMs: 1_500, paths: ['/api/v1/users'] })
-    const inFlight = Array.from({ length: 50 }, async () => fetch(`${broker.url}${path}`, { headers }).then((response) => response.status, () => 'error'))
-    // SIGTERM once all 50 are at Qlik (held there 1.5 s): a fixed pause let a
-    // request on a loaded machine arrive after it, and be refused (503) as new.
-    const atQlik = (): number => cluster.simulator.counters().requests['GET /api/v1/users'] ?? 0
-    const deadline = Date.now() + 10_000
-    while (atQlik() < 51 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
-    assert.equal(atQlik(), 51, 'the 50 requests reached Qlik')
-    const exit = broker.kill('SIGTERM')
-    const statuses = await Promise.all(inFlight)
-    assert.deepEqual([...new Set(statuses)], [200], 'every in-flight request finished')
-    assert.equal(await exit, 0, broker.output().slice(-3000))
-    assert.match(broker.output(), /shutting down: draining in-flight requests/)
   })
 })
