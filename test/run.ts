@@ -1,0 +1,64 @@
+/**
+ * Runs test files one after the other in this one process (`npm test`,
+ * `npm run test:unit`): `tsx test/run.ts "<glob>"...`.
+ *
+ * `node --test` starts a process per file, and each one loads (and tsx
+ * compiles) the broker's modules again: about 1.2 s per file, two minutes of
+ * the suite. `--test-isolation=none` would share one process, but it loads
+ * every file before running any test, and the files here await their top
+ * level `describe` (no-floating-promises), which then never settles. This
+ * runner does what each of `node --test`'s child processes does, for every
+ * file in turn: it imports the file, whose awaited `describe` runs its tests
+ * under node:test's own harness (same reporters, `--test-reporter`, exit
+ * code 1 on a failure). One file's tests finish before the next file is
+ * imported, as with `--test-concurrency=1`. Each file is imported inside a
+ * test named by its path, so a file's top-level before/after hooks are its
+ * own (on the shared root they would run when the root is first idle, in the
+ * middle of a later file), an error thrown while loading it fails that test,
+ * and the report times every file.
+ *
+ * Sharing one process asks three things of the tests, which they meet:
+ * a file restores any process.env it changes, closes what it starts (a
+ * leaked server or timer keeps this process alive: it is reported below and
+ * fails the run, where a child process would hang), and leaves process-wide
+ * state alone (the broker keeps none per broker: one prom-client process
+ * registry, no global tracer, no signal handlers under test).
+ */
+import { glob } from 'node:fs/promises'
+import { relative, resolve } from 'node:path'
+import { test } from 'node:test'
+import { pathToFileURL } from 'node:url'
+
+/** How long the event loop may stay busy after the last file before its handles count as leaked. */
+const LEAK_GRACE_MS = 10_000
+
+const patterns = process.argv.slice(2).filter((argument) => !argument.startsWith('--'))
+if (patterns.length === 0) {
+  process.stderr.write('usage: tsx test/run.ts "<glob>" [more globs or files]\n')
+  process.exit(2)
+}
+
+const files = new Set<string>()
+for (const pattern of patterns) {
+  const matched: string[] = []
+  for await (const file of glob(pattern, { exclude: (name) => name === 'node_modules' })) matched.push(file)
+  if (matched.length === 0) {
+    process.stderr.write(`no test file matches ${pattern}\n`)
+    process.exitCode = 1
+  }
+  // The order `node --test` uses: each pattern's matches sorted.
+  for (const file of matched.sort()) files.add(resolve(file))
+}
+
+for (const file of files) {
+  await test(relative(process.cwd(), file), async () => { await import(pathToFileURL(file).href) })
+}
+
+// Every test has ended; node:test prints its summary when the event loop
+// drains. Anything still holding it after a grace period was left open by a
+// test: name it and fail, rather than hang as a leaked child process would.
+setTimeout(() => {
+  const open = process.getActiveResourcesInfo().filter((kind) => kind !== 'Timeout')
+  process.stderr.write(`\ntest/run.ts: the tests ended ${LEAK_GRACE_MS / 1000} s ago but handles are still open (${open.join(', ')}): a test leaked them\n`)
+  process.exit(1)
+}, LEAK_GRACE_MS).unref()
