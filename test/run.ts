@@ -32,6 +32,14 @@ import { pathToFileURL } from 'node:url'
 /** How long the event loop may stay busy after the last file before its handles count as leaked. */
 const LEAK_GRACE_MS = 10_000
 
+// node:test filters by name before a test runs; the tests of a file are only
+// known once its wrapping test runs, so a name filter would skip every file.
+const filter = process.execArgv.find((flag) => /^--test-(name-pattern|skip-pattern|only)\b/.test(flag))
+if (filter !== undefined) {
+  process.stderr.write(`test/run.ts cannot filter by test name (${filter}): use npm run test:file -- ${filter} <files>\n`)
+  process.exit(2)
+}
+
 const patterns = process.argv.slice(2).filter((argument) => !argument.startsWith('--'))
 if (patterns.length === 0) {
   process.stderr.write('usage: tsx test/run.ts "<glob>" [more globs or files]\n')
