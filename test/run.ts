@@ -17,6 +17,11 @@
  * middle of a later file), an error thrown while loading it fails that test,
  * and the report times every file.
  *
+ * A file whose proof needs a fresh process (what a process loads at start,
+ * say) says so on a line of its own, `// test/run.ts: own process`, with why;
+ * it then runs in a child process, as under `node --test`, and its test here
+ * fails with the child's output when the child fails.
+ *
  * Sharing one process asks three things of the tests, which they meet:
  * a file restores any process.env it changes, closes what it starts (a
  * leaked server or timer keeps this process alive: it is reported below and
@@ -24,7 +29,9 @@
  * state alone (the broker keeps none per broker: one prom-client process
  * registry, no global tracer, no signal handlers under test).
  */
-import { glob } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { glob, readFile } from 'node:fs/promises'
 import { relative, resolve } from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
@@ -58,8 +65,24 @@ for (const pattern of patterns) {
   for (const file of matched.sort()) files.add(resolve(file))
 }
 
+const OWN_PROCESS = /^\/\/ test\/run\.ts: own process\b/m
+
+/** Runs `file` as `node --test` runs each file: a child process (with this one's loader flags), failing on a non-zero exit. */
+async function runInOwnProcess (file: string): Promise<void> {
+  const child = spawn(process.execPath, [...process.execArgv, '--test-reporter=spec', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+  if (code !== 0) throw new Error(`${relative(process.cwd(), file)} failed in its own process (exit ${String(code ?? signal)}):\n${output}`)
+}
+
 for (const file of files) {
-  await test(relative(process.cwd(), file), async () => { await import(pathToFileURL(file).href) })
+  const ownProcess = OWN_PROCESS.test(await readFile(file, 'utf8'))
+  await test(relative(process.cwd(), file), async () => {
+    if (ownProcess) await runInOwnProcess(file)
+    else await import(pathToFileURL(file).href)
+  })
 }
 
 // Every test has ended; node:test prints its summary when the event loop
