@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -87,6 +88,10 @@ export interface JwksServer {
   publish (keys: readonly SigningKey[] | readonly JWK[]): void
   /** Answer 503 (true), or hang up without answering ('reset'), or hold each answer this long (a number of ms). */
   fail (mode: false | true | 'reset' | number): void
+  /** Holds every answer from now on until `release()`: a refresh stays in flight for as long as a test needs. */
+  hold (): void
+  /** Sends the held answers; resolves once they are written. */
+  release (): Promise<void>
   /** The discovery document; default `{ issuer: url, jwks_uri: jwksUrl }`. */
   discovery (document: Record<string, unknown> | undefined): void
   /** Authorization headers received. */
@@ -101,6 +106,8 @@ export async function startJwksServer (options: { tls?: { key: string, cert: str
   let discoveryDocument: Record<string, unknown> | undefined
   const hits = new Map<string, number>()
   const authorizations: string[] = []
+  let holding = false
+  let held: Array<() => Promise<void>> = []
   const handler = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0] ?? '/'
     hits.set(path, (hits.get(path) ?? 0) + 1)
@@ -114,7 +121,8 @@ export async function startJwksServer (options: { tls?: { key: string, cert: str
       if (body === undefined) { response.writeHead(404).end(); return }
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     }
-    if (typeof failure === 'number') setTimeout(answer, failure).unref()
+    if (holding) held.push(async () => { answer(); if (!response.writableFinished) await once(response, 'finish') })
+    else if (typeof failure === 'number') setTimeout(answer, failure).unref()
     else answer()
   }
   const server: Server = options.tls === undefined ? createServer(handler) : createHttpsServer(options.tls, handler)
@@ -127,6 +135,13 @@ export async function startJwksServer (options: { tls?: { key: string, cert: str
     jwksHits: () => hits.get('/openid/v1/jwks') ?? 0,
     publish (keys) { published = keys.map((key) => ('publicJwk' in key ? key.publicJwk : key) as JWK) },
     fail (mode) { failure = mode },
+    hold () { holding = true },
+    async release () {
+      holding = false
+      const answers = held
+      held = []
+      await Promise.all(answers.map(async (send) => { await send() }))
+    },
     discovery (document) { discoveryDocument = document },
     authorizations,
     async close () {

@@ -282,13 +282,29 @@ await describe('createJwtVerifier', async () => {
       const h = await harness(t, { keys: [rsa] })
       assert.equal((await h.verifier.verify(await h.token(rsa)))?.name, 'billing')
       h.server.publish([rsaNext])
-      h.server.fail(200)
+      // The server holds its answer: the refresh stays in flight until released,
+      // so a verify that waited for it could not settle before the release.
+      h.server.hold()
       h.advance(601)
-      const started = Date.now()
-      assert.equal((await h.verifier.verify(await h.token(rsa)))?.name, 'billing', 'the cached set still verifies')
-      assert.ok(Date.now() - started < 150, 'without waiting for the refresh')
-      await new Promise((resolve) => setTimeout(resolve, 400))
-      assert.equal(h.server.jwksHits(), 2)
+      const token = await h.token(rsa)
+      const verified = await Promise.race([
+        h.verifier.verify(token),
+        new Promise<'waited'>((resolve) => { setTimeout(() => { resolve('waited') }, 5_000).unref() })
+      ])
+      assert.ok(verified !== 'waited', 'the cached set verifies without waiting for the refresh')
+      assert.equal(verified?.name, 'billing', 'the cached set still verifies')
+      // The background refresh reaches the server (and waits there, held).
+      for (const deadline = Date.now() + 5_000; h.server.jwksHits() < 2 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.equal(h.server.jwksHits(), 2, 'the refresh was asked for')
+      await h.server.release()
+      // The refreshed set is swapped in once its answer is read: the old key is then refused.
+      let refusal: unknown
+      const deadline = Date.now() + 5_000
+      while (refusal === undefined && Date.now() < deadline) {
+        refusal = await h.verifier.verify(await h.token(rsa)).then(() => undefined, (error: unknown) => error)
+        if (refusal === undefined) await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      assert.ok(refusal !== undefined, 'the refreshed set replaced the cached one')
       await assertRefused(h.verifier, await h.token(rsa), /has the JWT's key id/)
       assert.equal((await h.verifier.verify(await h.token(rsaNext)))?.name, 'billing')
       assert.equal(h.server.jwksHits(), 2, 'the key removed at the server is gone without another fetch')

@@ -6,7 +6,9 @@ import { MessageChannel } from 'node:worker_threads'
 
 // A module resolve hook that reports every OpenTelemetry module this process
 // loads. The broker is imported after it (dynamic imports below), so its whole
-// module graph goes through the hook.
+// module graph goes through the hook: that needs a process that has not
+// loaded the broker yet.
+// test/run.ts: own process (the broker's static imports must go through the hook)
 const HOOKS = `
 let port
 export function initialize (data) { port = data.port }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { bearer, http } from '../../support/http.js'
-import { startStack } from '../../support/stack.js'
+import { bearer, http } from '../support/http.js'
+import { startStack } from '../support/stack.js'
 
 await describe('Qlik rate-limit buckets through the broker', async () => {
   await it('pauses only the bucket Qlik answered 429 for: reloads blocked, Tier 2 writes on the same host still go', async (t) => {
