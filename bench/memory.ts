@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { parse as parseYaml } from 'yaml'
 import { buildBroker, ROOT } from './lib/build.js'
-import { autocannon, type LoadTarget, type SaturationResult } from './lib/load.js'
-import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
+import { execFile } from 'node:child_process'
+import type { LoadTarget } from './lib/load.js'
+import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, track, waitFor, type Proc } from './lib/processes.js'
 import { memoryMiB } from './lib/procfs.js'
 
 /**
@@ -29,13 +30,39 @@ import { memoryMiB } from './lib/procfs.js'
  * the ones the chart renders for that limit.
  */
 
+export interface LoadResult {
+  /** 2xx answers per second over the run. */
+  rps: number
+  requests: number
+  non2xx: number
+  /** Connection errors: mostly the broker closing a connection after its 503 (`Connection: close`) while autocannon, which ignores that header, reuses it. */
+  errors: number
+  /** Requests not answered within 10 s. */
+  timeouts: number
+}
+
+/** autocannon's closed loop (its own process), keeping connection errors and timeouts apart. */
+async function load (target: LoadTarget, options: { connections: number, seconds: number }): Promise<LoadResult> {
+  const args = [join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '--json', '--connections', String(options.connections), '--duration', String(options.seconds), '--timeout', '10']
+  for (const [name, value] of Object.entries(target.headers)) args.push('--headers', `${name}=${value}`)
+  args.push(`${target.origin}${target.path}`)
+  const stdout = await new Promise<string>((resolve, reject) => {
+    track(execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: (options.seconds + 60) * 1000 }, (error, out, err) => {
+      if (error !== null) reject(new Error(`autocannon failed: ${error.message}\n${err}`))
+      else resolve(out)
+    }))
+  })
+  const json = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { duration: number, errors: number, timeouts: number, non2xx: number, '2xx': number, requests: { total: number } }
+  return { rps: json['2xx'] / (json.duration || options.seconds), requests: json.requests.total, non2xx: json.non2xx, errors: json.errors, timeouts: json.timeouts }
+}
+
 export interface MemoryRun {
   name: string
   connections: number
   seconds: number
   limitMiB: number
   nodeOptions: string
-  load: SaturationResult
+  load: LoadResult
   /** VmHWM once the load has run: the peak of the whole process life, reached under the load. */
   peakMiB: number
   /** VmRSS sampled every 100 ms during the load: the highest and the last. */
@@ -59,12 +86,34 @@ export interface MemoryTarget {
   route: Omit<LoadTarget, 'origin'>
 }
 
-/** The chart's default memory limit and the NODE_OPTIONS its template renders for it, read from values.yaml. */
-export function chartDefaults (): { limitMiB: number, nodeOptions: string } {
-  const values = parseYaml(readFileSync(join(ROOT, 'helm', 'qlik-broker', 'values.yaml'), 'utf8')) as { resources: { limits: { memory: string } }, nodeOptions?: string }
+interface ChartMemoryValues {
+  resources: { limits: { memory: string } }
+  memory: { maxOldSpacePercentage: number, maxSemiSpaceMiB: number, mallocArenaMax: number, extraNodeOptions: string, maxInFlightRequests: number, maxInFlightBodyBytes: number, maxConnections: number, logBufferBytes: number }
+}
+
+/**
+ * The chart's default memory limit and what its template renders for it
+ * (helm/qlik-broker/values.yaml, templates/deployment.yaml): NODE_OPTIONS
+ * with `--max-old-space-size-percentage`, which Node resolves against the
+ * cgroup's limit; with no cgroup here, the same share of the limit is given
+ * in MiB, as Node computes it (whole MiB of the limit × percentage / 100,
+ * rounded down; docs/deploy-helm.md, "Memory").
+ */
+export function chartDefaults (): { limitMiB: number, nodeOptions: string, env: Record<string, string> } {
+  const values = parseYaml(readFileSync(join(ROOT, 'helm', 'qlik-broker', 'values.yaml'), 'utf8')) as ChartMemoryValues
   const limit = /^(\d+)Mi$/.exec(values.resources.limits.memory)
   if (limit === null) throw new Error(`values.yaml: resources.limits.memory ${values.resources.limits.memory} is not in Mi`)
-  return { limitMiB: Number(limit[1]), nodeOptions: values.nodeOptions ?? '' }
+  const limitMiB = Number(limit[1])
+  const { memory } = values
+  const nodeOptions = [`--max-old-space-size=${Math.floor(limitMiB * memory.maxOldSpacePercentage / 100)}`, `--max-semi-space-size=${memory.maxSemiSpaceMiB}`, memory.extraNodeOptions].filter((option) => option !== '').join(' ')
+  const env: Record<string, string> = {
+    BROKER_MAX_IN_FLIGHT_REQUESTS: String(memory.maxInFlightRequests),
+    BROKER_MAX_IN_FLIGHT_BODY_BYTES: String(memory.maxInFlightBodyBytes),
+    BROKER_MAX_CONNECTIONS: String(memory.maxConnections),
+    LOG_BUFFER_MAX_BYTES: String(memory.logBufferBytes)
+  }
+  if (memory.mallocArenaMax > 0) env.MALLOC_ARENA_MAX = String(memory.mallocArenaMax)
+  return { limitMiB, nodeOptions, env }
 }
 
 const log = (message: string): void => { process.stderr.write(`[bench:memory ${new Date().toISOString().slice(11, 19)}] ${message}\n`) }
@@ -75,11 +124,12 @@ async function overloadedCount (origin: string): Promise<number> {
   return line === undefined ? 0 : Number(line.split(' ').pop())
 }
 
-async function oneRun (target: MemoryTarget, options: { name: string, connections: number, seconds: number, limitMiB: number, nodeOptions: string, logFile: string }): Promise<MemoryRun> {
+async function oneRun (target: MemoryTarget, options: { name: string, connections: number, seconds: number, limitMiB: number, nodeOptions: string, chartEnv: Record<string, string>, logFile: string }): Promise<MemoryRun> {
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const proc = startProcess(`qlik-broker (${options.name})`, process.execPath, [...(process.env.BENCH_MEMORY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''), join(target.dist, 'server.js')], {
-    env: { ...target.env, BROKER_PORT: String(port), NODE_OPTIONS: options.nodeOptions },
+    // The chart's settings first: the target's own env (and --env) may override them to try others.
+    env: { ...options.chartEnv, ...target.env, BROKER_PORT: String(port), NODE_OPTIONS: options.nodeOptions },
     logFile: options.logFile
   })
   try {
@@ -112,7 +162,7 @@ async function oneRun (target: MemoryTarget, options: { name: string, connection
     })()
     const rejectedBefore = await overloadedCount(origin)
     log(`${options.name}: ${options.connections.toLocaleString('en-US')} connections for ${options.seconds} s (NODE_OPTIONS=${options.nodeOptions || '(none)'})`)
-    const load = await autocannon({ origin, ...target.route }, { connections: options.connections, seconds: options.seconds })
+    const result = await load({ origin, ...target.route }, { connections: options.connections, seconds: options.seconds })
     probing.on = false
     await prober
     clearInterval(sampler)
@@ -122,14 +172,14 @@ async function oneRun (target: MemoryTarget, options: { name: string, connection
     if (process.env.BENCH_MEMORY_KEEP_LOG !== undefined) writeFileSync(process.env.BENCH_MEMORY_KEEP_LOG, readFileSync(options.logFile))
     const answersAfter = alive && await httpOk(`${origin}${target.route.path}`, target.route.headers).catch(() => false)
     const overloaded = alive ? await overloadedCount(origin) - rejectedBefore : 0
-    const pass = alive && !over && peak <= options.limitMiB && answersAfter && load.rps > 0 && probes.ok === probes.sent
+    const pass = alive && !over && peak <= options.limitMiB && answersAfter && result.rps > 0 && probes.ok === probes.sent
     const run: MemoryRun = {
       name: options.name,
       connections: options.connections,
       seconds: options.seconds,
       limitMiB: options.limitMiB,
       nodeOptions: options.nodeOptions,
-      load,
+      load: result,
       peakMiB: peak,
       rssMaxMiB: rssMax,
       rssEndMiB: rssEnd,
@@ -140,7 +190,7 @@ async function oneRun (target: MemoryTarget, options: { name: string, connection
       heap: heapLine === null ? undefined : { limitMiB: Number(heapLine[1]) },
       pass
     }
-    log(`  ${Math.round(load.rps)} req/s 2xx, ${load.non2xx} non-2xx (${overloaded} overload 503), ${load.errors} errors; VmHWM ${peak.toFixed(0)} MiB, RSS max ${rssMax.toFixed(0)} MiB; /readyz ${probes.ok}/${probes.sent}; ${pass ? 'PASS' : 'FAIL'}`)
+    log(`  ${Math.round(result.rps)} req/s 2xx, ${result.non2xx} non-2xx (${overloaded} overload 503), ${result.errors} connection errors, ${result.timeouts} timeouts; VmHWM ${peak.toFixed(0)} MiB, RSS max ${rssMax.toFixed(0)} MiB; /readyz ${probes.ok}/${probes.sent}; ${pass ? 'PASS' : 'FAIL'}`)
     return run
   } finally {
     await proc.stop()
@@ -148,13 +198,13 @@ async function oneRun (target: MemoryTarget, options: { name: string, connection
 }
 
 /** The memory scenarios on one built broker: `connections` for `seconds`, then a burst. */
-export async function memoryScenarios (target: MemoryTarget, options: { connections?: number, seconds?: number, burst?: number, burstSeconds?: number, nodeOptions?: string, limitMiB?: number, dir: string }): Promise<MemoryRun[]> {
+export async function memoryScenarios (target: MemoryTarget, options: { connections?: number, seconds?: number, burst?: number, burstSeconds?: number, nodeOptions?: string | undefined, limitMiB?: number | undefined, dir: string }): Promise<MemoryRun[]> {
   const chart = { ...chartDefaults(), ...(options.limitMiB === undefined ? {} : { limitMiB: options.limitMiB }) }
   const nodeOptions = options.nodeOptions ?? chart.nodeOptions
   const runs: MemoryRun[] = []
-  runs.push(await oneRun(target, { name: 'active connections', connections: options.connections ?? 1000, seconds: options.seconds ?? 30, limitMiB: chart.limitMiB, nodeOptions, logFile: join(options.dir, 'memory-active.log') }))
+  runs.push(await oneRun(target, { name: 'active connections', connections: options.connections ?? 1000, seconds: options.seconds ?? 30, limitMiB: chart.limitMiB, nodeOptions, chartEnv: chart.env, logFile: join(options.dir, 'memory-active.log') }))
   if ((options.burst ?? 0) > 0) {
-    runs.push(await oneRun(target, { name: 'burst', connections: options.burst ?? 0, seconds: options.burstSeconds ?? 15, limitMiB: chart.limitMiB, nodeOptions, logFile: join(options.dir, 'memory-burst.log') }))
+    runs.push(await oneRun(target, { name: 'burst', connections: options.burst ?? 0, seconds: options.burstSeconds ?? 15, limitMiB: chart.limitMiB, nodeOptions, chartEnv: chart.env, logFile: join(options.dir, 'memory-burst.log') }))
   }
   return runs
 }
@@ -162,12 +212,13 @@ export async function memoryScenarios (target: MemoryTarget, options: { connecti
 export function renderMemorySection (runs: readonly MemoryRun[]): string {
   const lines = ['## Memory under 1,000 active connections', '']
   const first = runs[0]
-  if (first !== undefined) lines.push(`The broker at the chart's default memory limit (${first.limitMiB} MiB, watched on RSS) with NODE_OPTIONS \`${first.nodeOptions || '(none)'}\`${first.heap === undefined ? '' : ` (V8 heap limit ${first.heap.limitMiB} MiB)`}; bench/memory.ts.`, '')
-  lines.push('| scenario | connections | seconds | VmHWM MiB | RSS max MiB | 2xx req/s | 503 overload | other non-2xx | errors | /readyz ok | answers after | result |')
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|')
+  if (first !== undefined) lines.push(`The broker at the chart's default memory limit (${first.limitMiB} MiB, watched on RSS: over it, the bench kills the broker as the OOM killer would) with the chart's settings (NODE_OPTIONS \`${first.nodeOptions || '(none)'}\`${first.heap === undefined ? '' : `, V8 heap limit ${first.heap.limitMiB} MiB`}; caps from values.yaml); bench/memory.ts. VmHWM is the broker's peak RSS over its life, read right after the load.`, '')
+  lines.push('| scenario | connections | seconds | VmHWM MiB | RSS max MiB | 2xx req/s | 503 overload | other non-2xx | connection errors | timeouts | /readyz ok | answers after | result |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|')
   for (const run of runs) {
-    lines.push(`| ${run.name} | ${run.connections.toLocaleString('en-US')} | ${run.seconds} | ${run.peakMiB.toFixed(0)} | ${run.rssMaxMiB.toFixed(0)} | ${Math.round(run.load.rps).toLocaleString('en-US')} | ${run.overloaded.toLocaleString('en-US')} | ${Math.max(0, run.load.non2xx - run.overloaded).toLocaleString('en-US')} | ${run.load.errors.toLocaleString('en-US')} | ${run.probes.ok}/${run.probes.sent} | ${run.answersAfter ? 'yes' : 'no'} | ${run.pass ? `**PASS**: stayed under ${run.limitMiB} MiB and kept answering` : `**FAIL**${run.alive ? '' : ': killed at the limit'}`} |`)
+    lines.push(`| ${run.name} | ${run.connections.toLocaleString('en-US')} | ${run.seconds} | ${run.peakMiB.toFixed(0)} | ${run.rssMaxMiB.toFixed(0)} | ${Math.round(run.load.rps).toLocaleString('en-US')} | ${run.overloaded.toLocaleString('en-US')} | ${Math.max(0, run.load.non2xx - run.overloaded).toLocaleString('en-US')} | ${run.load.errors.toLocaleString('en-US')} | ${run.load.timeouts.toLocaleString('en-US')} | ${run.probes.ok}/${run.probes.sent} | ${run.answersAfter ? 'yes' : 'no'} | ${run.pass ? `**PASS**: stayed under ${run.limitMiB} MiB and kept answering` : `**FAIL**${run.alive ? '' : ': killed at the limit'}`} |`)
   }
+  lines.push('', '503 overload: answered at once by the broker\'s cap (`qlik_broker_overload_rejected_total`, counted by the broker, so it includes answers on connections autocannon had already given up). Connection errors: mostly autocannon reusing a connection the broker closed after a 503 (`Connection: close`). /readyz: one probe every 500 ms on a connection of its own; PASS needs every one answered, a 2xx after the load, and VmHWM under the limit.')
   return lines.join('\n') + '\n'
 }
 
@@ -185,6 +236,7 @@ async function standalone (): Promise<void> {
       'burst-seconds': { type: 'string', default: '15' },
       'node-options': { type: 'string' },
       'limit-mib': { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
       out: { type: 'string', default: join(ROOT, 'bench', 'results', 'memory.md') }
     }
   })
@@ -219,7 +271,8 @@ async function standalone (): Promise<void> {
       QLIK_TIER1_LIMIT: '100000000/60s',
       QLIK_TIER2_LIMIT: '100000000/60s',
       CALLER_QUOTA: '100000000/60s',
-      QLIK_TENANT_READS_VIA: 'register'
+      QLIK_TENANT_READS_VIA: 'register',
+      ...Object.fromEntries((args.env ?? []).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
     }
     const runs = await memoryScenarios(
       { dist: built.dist, env, route: { path: `/regions/eu/api/v1/tenants/${tenant.id}`, headers: { authorization: `Bearer ${key}` } } },
