@@ -16,7 +16,8 @@ await describe('tokens across replicas', async () => {
   after(async () => { await redis.close() })
 
   await it('mints once per (region, host) for 2,000 concurrent cold requests spread over 4 replicas', async (t) => {
-    const cluster = await startCluster({ replicas: 4, redis, simulator: { rateLimits: UNLIMITED } })
+    // 500 requests in flight per replica: above the overload cap, which would answer some of them 503 (test/resilience/overload.test.ts).
+    const cluster = await startCluster({ replicas: 4, redis, simulator: { rateLimits: UNLIMITED }, env: { BROKER_MAX_IN_FLIGHT_REQUESTS: '2000' } })
     t.after(cluster.close)
     const eu = cluster.simulator.addTenant({ region: 'eu' })
     const us = cluster.simulator.addTenant({ region: 'us' })
