@@ -35,7 +35,7 @@ export interface LoadResult {
   rps: number
   requests: number
   non2xx: number
-  /** Connection errors: mostly the broker closing a connection after its 503 (`Connection: close`) while autocannon, which ignores that header, reuses it. */
+  /** Connection errors other than timeouts (refused, reset). */
   errors: number
   /** Requests not answered within 10 s. */
   timeouts: number
@@ -53,7 +53,8 @@ async function load (target: LoadTarget, options: { connections: number, seconds
     }))
   })
   const json = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { duration: number, errors: number, timeouts: number, non2xx: number, '2xx': number, requests: { total: number } }
-  return { rps: json['2xx'] / (json.duration || options.seconds), requests: json.requests.total, non2xx: json.non2xx, errors: json.errors, timeouts: json.timeouts }
+  // autocannon counts each timeout among its errors too.
+  return { rps: json['2xx'] / (json.duration || options.seconds), requests: json.requests.total, non2xx: json.non2xx, errors: json.errors - json.timeouts, timeouts: json.timeouts }
 }
 
 export interface MemoryRun {
@@ -218,7 +219,7 @@ export function renderMemorySection (runs: readonly MemoryRun[]): string {
   for (const run of runs) {
     lines.push(`| ${run.name} | ${run.connections.toLocaleString('en-US')} | ${run.seconds} | ${run.peakMiB.toFixed(0)} | ${run.rssMaxMiB.toFixed(0)} | ${Math.round(run.load.rps).toLocaleString('en-US')} | ${run.overloaded.toLocaleString('en-US')} | ${Math.max(0, run.load.non2xx - run.overloaded).toLocaleString('en-US')} | ${run.load.errors.toLocaleString('en-US')} | ${run.load.timeouts.toLocaleString('en-US')} | ${run.probes.ok}/${run.probes.sent} | ${run.answersAfter ? 'yes' : 'no'} | ${run.pass ? `**PASS**: stayed under ${run.limitMiB} MiB and kept answering` : `**FAIL**${run.alive ? '' : ': killed at the limit'}`} |`)
   }
-  lines.push('', '503 overload: answered at once by the broker\'s cap (`qlik_broker_overload_rejected_total`, counted by the broker, so it includes answers on connections autocannon had already given up). Connection errors: mostly autocannon reusing a connection the broker closed after a 503 (`Connection: close`). /readyz: one probe every 500 ms on a connection of its own; PASS needs every one answered, a 2xx after the load, and VmHWM under the limit.')
+  lines.push('', '503 overload: answered at once by the broker\'s cap (`qlik_broker_overload_rejected_total`, counted by the broker, so it includes answers on connections autocannon had already given up). Connection errors: refused or reset connections; timeouts: requests autocannon saw no answer to within 10 s (on this shared 2-core machine, mostly connections still waiting to be accepted while the load generator and the broker share the cores). /readyz: one probe every 500 ms on a connection of its own; PASS needs every one answered, a 2xx after the load, and VmHWM under the limit.')
   return lines.join('\n') + '\n'
 }
 
