@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { declaredBodyBytes } from '../../src/http/overload.js'
 import { scrape } from '../observability/prometheus-text.js'
@@ -106,6 +106,27 @@ await describe('overload guard: past its limits the broker answers 503 at once i
     assert.equal((await http(stack.url, 'GET', path, { headers })).status, 200)
     assert.match(await held.finish(), /^HTTP\/1\.1 \d{3}/)
     assert.notEqual((await http(stack.url, 'POST', path, { headers, body: { name: 'x'.repeat(2500) } })).status, 503, 'the held body is released')
+  })
+
+  await it('closes the connections past BROKER_MAX_CONNECTIONS as soon as they are accepted, and counts them', async (t) => {
+    const stack = await startStack(t, { env: { BROKER_MAX_CONNECTIONS: '2' } })
+    const { hostname, port } = new URL(stack.url)
+    const open = async (): Promise<Socket> => {
+      const socket = connect(Number(port), hostname)
+      await once(socket, 'connect')
+      return socket
+    }
+    const held = [await open(), await open()]
+    t.after(() => { for (const socket of held) socket.destroy() })
+    const third = await open()
+    const closedAt = await Promise.race([once(third, 'close').then(() => 'closed'), new Promise((resolve) => setTimeout(() => { resolve('open') }, 2000))])
+    third.destroy()
+    assert.equal(closedAt, 'closed', 'the third connection is closed by the broker')
+    for (const socket of held) socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const metrics = await scrape(stack.url)
+    assert.equal(metrics.series('qlik_broker_connections_dropped_total')[0]?.value, 1)
+    assert.equal(metrics.series('qlik_broker_overload_limit').find((entry) => entry.labels.limit === 'connections')?.value, 2)
   })
 
   await it('counts a body by its Content-Length, a chunked one as the body limit', () => {
