@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { buildBroker, ROOT, transpileBenchFile, type BuiltBroker } from './lib/build.js'
+import { memoryScenarios, renderMemorySection } from './memory.js'
 import { autocannon, fixedRate, withIdleConnections, type LoadTarget, type SaturationResult } from './lib/load.js'
 import { commandExists, freePort, firstJsonLine, httpOk, killAllStarted, redisRoundTrips, redisStats, startNginx, startProcess, startRedis, waitFor, type Proc, type RedisProc } from './lib/processes.js'
 import { cpuMs, machineDescription, memoryMiB, totalCpuMs, withForeignCpu } from './lib/procfs.js'
@@ -46,7 +47,8 @@ const { values: args } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'profile-seconds': { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.md') },
-    'broker-node-args': { type: 'string', default: '' }
+    'broker-node-args': { type: 'string', default: '' },
+    'no-memory': { type: 'boolean', default: false }
   }
 })
 
@@ -485,6 +487,7 @@ async function main (): Promise<void> {
   const summaries: TargetSummary[] = []
   let startup: StartupResult | undefined
   let profile: ProfileSummary | undefined
+  let memory = ''
   try {
     for (const target of targets) {
       log(`starting ${TARGET_LABELS[target]}`)
@@ -498,6 +501,8 @@ async function main (): Promise<void> {
       summaries.push({ target, peakRssMiB, notes: entry.notes })
     }
     if (targets.includes('broker')) startup = await startupAndConnections(world)
+    // bench/memory.ts: the broker at the chart's memory limit under 1,000 active connections, then a burst.
+    if (targets.includes('broker') && args['no-memory'] !== true) memory = renderMemorySection(await memoryScenarios({ dist: world.built.dist, env: world.brokerEnv, route: { path: brokerPaths(world).tenant, headers: { authorization: `Bearer ${world.brokerKey}` } } }, { seconds: QUICK ? 5 : 30, burst: 3000, burstSeconds: QUICK ? 5 : 15, dir: world.dir }))
     if (args['no-profile'] !== true) profile = await profileBroker(world)
   } finally {
     for (const entry of running.values()) await entry.stop().catch(() => {})
@@ -515,10 +520,10 @@ async function main (): Promise<void> {
     profile: profile === undefined ? undefined : renderProfile(profile),
     elapsedS: (Date.now() - started) / 1000
   })
-  process.stdout.write(report)
+  process.stdout.write(report + memory)
   const out = args.out ?? join(ROOT, 'bench', 'results', 'latest.md')
   mkdirSync(join(out, '..'), { recursive: true })
-  writeFileSync(out, report)
+  writeFileSync(out, report + memory)
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; written to ${out}`)
 }
 

@@ -22,7 +22,8 @@ function tenantPaths (cluster: Cluster): string[] {
 const fmt = (value: number): string => (Number.isFinite(value) ? value.toFixed(1) : '-')
 
 async function coldStart (redis: RedisServer, replicas: number, requests: number): Promise<string> {
-  const cluster = await startCluster({ replicas, redis, simulator: { rateLimits: UNLIMITED } })
+  // Every request at once: the overload cap would answer some 503; the cold start is what is measured here.
+  const cluster = await startCluster({ replicas, redis, simulator: { rateLimits: UNLIMITED }, env: { BROKER_MAX_IN_FLIGHT_REQUESTS: String(requests) } })
   try {
     const paths = tenantPaths(cluster)
     const result = await runLoad({ targets: cluster.brokers.map((broker) => broker.url), path: (n) => paths[n % paths.length] ?? '', headers: { authorization: `Bearer ${cluster.key}` }, concurrency: requests, requests })

@@ -6,6 +6,7 @@ import type { Config } from './config/load-config.js'
 import { authentication } from './http/authentication.js'
 import { BrokerError } from './http/broker-error.js'
 import { callerQuota } from './http/caller-quota.js'
+import { overloadGuard } from './http/overload.js'
 import { routeFacts } from './http/route-facts.js'
 import { clientErrorHandler, errorHandler, frameworkErrorProblem } from './http/error-handler.js'
 import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
@@ -99,8 +100,11 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
 
   await app.register(routeFacts)
   await app.register(errorHandler)
+  const metrics = deps.metrics ?? createMetrics({ regions: config.regions })
+  // Before authentication: refusing a request past the limits costs no key hashing and no Redis round trip.
+  await app.register(overloadGuard, { limits: config.server, registry: metrics.registry })
   // Before the routes: tracing wraps each route's handler as it is added.
-  await app.register(observability, { metrics: deps.metrics ?? createMetrics({ regions: config.regions }), tracing: deps.tracing ?? TRACING_OFF })
+  await app.register(observability, { metrics, tracing: deps.tracing ?? TRACING_OFF })
   await app.register(authentication, { verifier: deps.verifier })
   await app.register(callerQuota, { counter: deps.quota, defaultLimit: config.quota.default })
   await app.register(docs, { ui: config.server.docsEnabled })

@@ -3,7 +3,8 @@ import { pino, type Logger as PinoLogger } from 'pino'
 import { buildApp } from './app.js'
 import type { Config } from './config/load-config.js'
 import { createDependencies, type Dependencies, type DependencyOverrides } from './dependencies.js'
-import { loggerOptions } from './observability/logger.js'
+import { boundedLogDestination, loggerOptions, type LogDestination } from './observability/logger.js'
+import { describeMemory, watchMemory } from './observability/memory.js'
 import { startTracing, tracingSettings } from './observability/tracing.js'
 
 export interface RunningBroker {
@@ -22,21 +23,16 @@ export interface StartOptions extends DependencyOverrides {
   logger?: PinoLogger
 }
 
-/**
- * stdout, written asynchronously: a synchronous write blocks the event loop
- * whenever the reader (container runtime, file system) is slow, which showed
- * in the p99 at 1,000 req/s (docs/benchmarks.md). Lines written while one
- * write is in flight go out together; pino flushes what is left on exit.
- */
-function logDestination () {
-  return pino.destination({ dest: 1, sync: false })
-}
-
 export async function startBroker (config: Config, overrides: StartOptions = {}): Promise<RunningBroker> {
-  const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel), logDestination())
+  const destination: LogDestination | undefined = overrides.logger === undefined ? boundedLogDestination(config.server.logBufferBytes) : undefined
+  const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel), destination?.stream)
   // OpenTelemetry is imported here only when tracing is on.
   const tracing = overrides.tracing ?? await startTracing(tracingSettings(config.tracing), { logger: logger.child({ module: 'tracing' }) })
   const deps = createDependencies(config, logger, { ...overrides, tracing })
+  const memory = describeMemory()
+  // What this process may use and how its heap is sized (NODE_OPTIONS, or Node's default from the container's limit).
+  logger[memory.warning === undefined ? 'info' : 'warn'](memory, memory.warning ?? 'memory limits')
+  watchMemory(deps.metrics.registry, memory, destination)
   const app = await buildApp(deps, { logger })
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {

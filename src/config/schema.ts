@@ -8,6 +8,17 @@ const port = envNumber(z.number().int().min(0).max(65535))
 const positiveInt = envNumber(z.number().int().positive())
 const flag = z.stringbool()
 
+/**
+ * Requests the broker works on at once; more are answered 503 QB_OVERLOADED
+ * at once. Each one holds its request, Qlik's answer (up to 64 KiB read
+ * whole) and its log lines until it ends: at the chart's 256 MiB limit this
+ * many kept the broker's peak RSS near 150 MiB under 1,000 connections
+ * (docs/benchmarks.md, "Memory under 1,000 active connections").
+ */
+export const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 128
+/** Caller connections held open at once; past it the kernel's accepted connection is closed at once (no HTTP answer is possible before reading a request). */
+export const DEFAULT_MAX_CONNECTIONS = 4096
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const
 /** `requests/window`, e.g. `100/60s`. */
 const rateLimit = z.string()
@@ -145,6 +156,10 @@ export const ConfigSchema = z.object({
     keepAliveTimeoutMs: positiveInt.default(72_000),
     shutdownGraceMs: positiveInt.default(10_000),
     docsEnabled: flag.default(true),
+    maxInFlightRequests: positiveInt.default(DEFAULT_MAX_IN_FLIGHT_REQUESTS),
+    maxInFlightBodyBytes: positiveInt.default(16 * 1024 * 1024),
+    maxConnections: envNumber(z.number().int().min(0)).default(DEFAULT_MAX_CONNECTIONS),
+    logBufferBytes: positiveInt.default(4 * 1024 * 1024),
     readyRegions: z.string().default('').transform((list) => list.split(',').map((code) => code.trim()).filter(Boolean)).pipe(z.array(regionCode))
   }).prefault({}),
   secrets: z.object({
@@ -277,7 +292,14 @@ export function crossFieldProblems (config: unknown): ConfigProblem[] {
     seen.add(code)
   })
 
-  const readyRegions = asObject(root?.server)?.readyRegions
+  const server = asObject(root?.server)
+  const bodyLimit = Number(server?.bodyLimitBytes ?? 1_048_576)
+  const inFlightBody = Number(server?.maxInFlightBodyBytes ?? 16 * 1024 * 1024)
+  if (Number.isFinite(bodyLimit) && Number.isFinite(inFlightBody) && inFlightBody < bodyLimit) {
+    problems.push({ path: ['server', 'maxInFlightBodyBytes'], message: `${inFlightBody} is less than BROKER_BODY_LIMIT_BYTES (${bodyLimit}): a request of the largest accepted size could never be taken` })
+  }
+
+  const readyRegions = server?.readyRegions
   const required = typeof readyRegions === 'string' ? readyRegions.split(',').map((code) => code.trim()).filter(Boolean) : asArray(readyRegions)
   for (const code of required) {
     if (!seen.has(code)) problems.push({ path: ['server', 'readyRegions'], message: `region "${String(code)}" is not configured` })

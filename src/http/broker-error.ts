@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   QB_UPSTREAM_UNREACHABLE: { status: 502, title: 'Qlik could not be reached' },
   QB_CREDENTIALS_UNAVAILABLE: { status: 503, title: 'Regional client credentials are unavailable' },
   QB_SHUTTING_DOWN: { status: 503, title: 'The broker is shutting down' },
+  QB_OVERLOADED: { status: 503, title: 'The broker replica is at its limit of concurrent requests' },
   QB_IDEMPOTENCY_UNAVAILABLE: { status: 503, title: 'Idempotency keys cannot be checked right now' },
   QB_REGISTRY_UNAVAILABLE: { status: 503, title: 'The broker\'s tenant registry is unavailable' },
   QB_AUDIT_UNAVAILABLE: { status: 503, title: 'The audit trail cannot be read right now' },

@@ -27,7 +27,7 @@ export const AUTHENTICATED_ERRORS = {
   403: ProblemSchema,
   404: ProblemSchema,
   502: ProblemSchema,
-  503: ProblemSchema,
+  503: ProblemSchema.describe('The broker or Qlik cannot take the request now; send it again after Retry-After. QB_OVERLOADED: this replica is at its limit of requests (or request-body bytes) in flight and refused it at once, with `Connection: close`; another replica may take it. Also QB_SHUTTING_DOWN, QB_CREDENTIALS_UNAVAILABLE, QB_UPSTREAM_RATE_LIMITED, QB_UPSTREAM_UNAVAILABLE and the route\'s own.'),
   504: ProblemSchema
 } as const
 

@@ -363,7 +363,8 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
   })
 
   await it('feeds the broker a configuration it accepts, in every scenario', () => {
-    const known = new Set([...ENV_SETTINGS.map((setting) => setting.env), ...OTEL_EXPORTER_VARIABLES])
+    // Besides the broker's settings: what the chart tells Node and glibc (docs/deploy-helm.md, "Memory").
+    const known = new Set([...ENV_SETTINGS.map((setting) => setting.env), ...OTEL_EXPORTER_VARIABLES, 'NODE_OPTIONS', 'MALLOC_ARENA_MAX'])
     const otelEndpoint = ENV_SETTINGS.find((setting) => setting.env === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.description ?? ''
     for (const name of OTEL_EXPORTER_VARIABLES) assert.ok(otelEndpoint.includes(name.slice('OTEL_EXPORTER_OTLP'.length)), `the broker's settings name ${name}`)
     for (const scenario of scenarios) {
@@ -414,6 +415,40 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     // Policy reload: the ConfigMap is mounted as a folder (a subPath mount never sees an update).
     const mount = brokerContainer(deployment).volumeMounts?.find((candidate) => candidate.name === 'config')
     assert.ok(mount && mount.subPath === undefined && env.get('BROKER_CONFIG_FILE')?.value?.startsWith(`${mount.mountPath}/`))
+  })
+
+  await it('sizes the V8 heap from the container\'s memory limit and caps what callers can make a replica hold', () => {
+    const { deployment, env, config } = brokerInputOf('default')
+    assert.equal(brokerContainer(deployment).resources?.limits?.memory, '256Mi', 'the default limit bench/memory.ts measures against')
+    // Node resolves the percentage against the cgroup's limit itself, so the heap follows resources.limits.memory (and a VPA).
+    assert.equal(env.get('NODE_OPTIONS')?.value, '--max-old-space-size-percentage=30 --max-semi-space-size=1')
+    assert.equal(env.get('MALLOC_ARENA_MAX')?.value, '2')
+    assert.deepEqual([config.server.maxInFlightRequests, config.server.maxInFlightBodyBytes, config.server.maxConnections, config.server.logBufferBytes], [128, 16_777_216, 4096, 4_194_304], 'the broker reads the caps the chart renders')
+    for (const name of ['BROKER_MAX_IN_FLIGHT_REQUESTS', 'BROKER_MAX_IN_FLIGHT_BODY_BYTES', 'BROKER_MAX_CONNECTIONS', 'LOG_BUFFER_MAX_BYTES']) {
+      assert.equal(env.get(name)?.value, settingDefault(name), `default scenario: ${name} is the broker's own default`)
+    }
+    assert.equal(env.get('IDEMPOTENCY_MEMORY_MAX_BYTES'), undefined, 'with Redis, idempotency records are not held in process')
+
+    const full = brokerInputOf('full')
+    const nodeOptions = (brokerContainer(full.deployment).env ?? []).filter((variable) => variable.name === 'NODE_OPTIONS')
+    assert.deepEqual(nodeOptions.map((variable) => variable.value), ['--max-old-space-size=256'], 'a NODE_OPTIONS in extraEnv replaces the chart\'s, rendered once')
+    assert.equal(full.env.get('MALLOC_ARENA_MAX'), undefined, 'mallocArenaMax 0 leaves glibc\'s default')
+    assert.deepEqual([full.config.server.maxInFlightRequests, full.config.server.maxInFlightBodyBytes, full.config.server.maxConnections, full.config.server.logBufferBytes], [256, 33_554_432, 0, 8_388_608])
+  })
+
+  await it('adds memory.extraNodeOptions to the chart\'s NODE_OPTIONS, and bounds in-process idempotency records without Redis', async () => {
+    const dir = tempDir('helm-memory')
+    try {
+      const file = join(dir.path, 'no-redis.yaml')
+      writeFileSync(file, toYaml({ replicaCount: 1, redis: { enabled: false }, memory: { extraNodeOptions: '--enable-source-maps' } }))
+      const result = await template(['-f', file])
+      assert.equal(result.code, 0, result.stderr)
+      const env = envOf(brokerContainer(only<Deployment>(parseManifests(result.stdout), 'Deployment')))
+      assert.equal(env.get('NODE_OPTIONS')?.value, '--max-old-space-size-percentage=30 --max-semi-space-size=1 --enable-source-maps')
+      assert.equal(env.get('IDEMPOTENCY_MEMORY_MAX_BYTES')?.value, '8388608', 'a share of the heap, not the broker\'s 64 MiB default')
+    } finally {
+      dir.remove()
+    }
   })
 
   await it('traces to the collector only with tracing.enabled, and lets the spans out through the NetworkPolicy', () => {
@@ -602,6 +637,9 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
       { name: 'a claims rule matching nothing', values: { issuers: [clusterIssuer], kubernetesApiToken: { enabled: true }, networkPolicy: apiServerEgress, callers: [{ name: 'svc', claims: { issuer: 'cluster', match: {} }, grants: [readAll] }] }, error: /callers\/0\/claims\/match': minProperties/ },
       { name: 'a default quota of 0 requests', values: { callerQuota: '0/60s' }, error: /callerQuota/ },
       { name: 'too many retries', values: { qlik: { retryMaxAttempts: 50 } }, error: /qlik\/retryMaxAttempts/ },
+      { name: 'a heap share of 0 %', values: { memory: { maxOldSpacePercentage: 0 } }, error: /memory\/maxOldSpacePercentage/ },
+      { name: 'a heap share over 100 %', values: { memory: { maxOldSpacePercentage: 150 } }, error: /memory\/maxOldSpacePercentage/ },
+      { name: 'no request in flight at all', values: { memory: { maxInFlightRequests: 0 } }, error: /memory\/maxInFlightRequests/ },
       { name: 'a refresh window that ends before it starts', values: { tokens: { refreshWindow: '0.8-0.6' } }, error: /tokens\.refreshWindow \(0\.8-0\.6\)/ },
       // JWT issuers.
       { name: 'an issuer without audiences', values: { issuers: [{ name: 'sso', issuer: 'https://login.example.com', discovery: true }] }, error: /issuers\/0.*audiences/ },

@@ -60,7 +60,7 @@ await describe('the broker on a 3-master Redis Cluster', async () => {
    */
   let shared: Promise<Cluster> | undefined
   const sharedReplicas = async (): Promise<Cluster> => {
-    shared ??= startCluster({ replicas: 2, redis: { url: '' }, env: { REDIS_CLUSTER_NODES: setup.nodes }, simulator: { rateLimits: UNLIMITED } })
+    shared ??= startCluster({ replicas: 2, redis: { url: '' }, env: { REDIS_CLUSTER_NODES: setup.nodes, BROKER_MAX_IN_FLIGHT_REQUESTS: '1000' }, simulator: { rateLimits: UNLIMITED } })
     return await shared
   }
   before(async () => { setup = await startRedisCluster() })

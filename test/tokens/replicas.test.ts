@@ -21,7 +21,7 @@ await describe('tokens across replicas', async () => {
   // (nothing minted before it), the SIGTERM test last (it stops one replica).
   await describe('four replicas sharing one Redis', async () => {
     let cluster: Cluster
-    before(async () => { cluster = await startCluster({ replicas: 4, redis, simulator: { rateLimits: UNLIMITED } }) })
+    before(async () => { cluster = await startCluster({ replicas: 4, redis, simulator: { rateLimits: UNLIMITED }, env: { BROKER_MAX_IN_FLIGHT_REQUESTS: '2000' } }) })
     after(async () => { await cluster.close() })
 
     await it('mints once per (region, host) for 2,000 concurrent cold requests spread over 4 replicas', async () => {

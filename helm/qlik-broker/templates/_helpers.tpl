@@ -229,3 +229,14 @@ refuse at start-up, refused at render time instead.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+NODE_OPTIONS of the broker: V8's old space as a share of the container's
+memory limit (Node reads the limit from the cgroup), its young generation, and
+whatever memory.extraNodeOptions adds.
+*/}}
+{{- define "qlik-broker.nodeOptions" -}}
+{{- $options := list (printf "--max-old-space-size-percentage=%v" .Values.memory.maxOldSpacePercentage) (printf "--max-semi-space-size=%d" (int .Values.memory.maxSemiSpaceMiB)) -}}
+{{- with .Values.memory.extraNodeOptions }}{{ $options = append $options . }}{{- end -}}
+{{- join " " $options -}}
+{{- end }}
