@@ -7,9 +7,8 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { parse as parseYaml } from 'yaml'
 import { buildBroker, ROOT } from './lib/build.js'
-import { execFile } from 'node:child_process'
-import type { LoadTarget } from './lib/load.js'
-import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, track, waitFor, type Proc } from './lib/processes.js'
+import { runAutocannon, type LoadTarget } from './lib/load.js'
+import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
 import { memoryMiB } from './lib/procfs.js'
 
 /**
@@ -43,16 +42,7 @@ export interface LoadResult {
 
 /** autocannon's closed loop (its own process), keeping connection errors and timeouts apart. */
 async function load (target: LoadTarget, options: { connections: number, seconds: number }): Promise<LoadResult> {
-  const args = [join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '--json', '--connections', String(options.connections), '--duration', String(options.seconds), '--timeout', '10']
-  for (const [name, value] of Object.entries(target.headers)) args.push('--headers', `${name}=${value}`)
-  args.push(`${target.origin}${target.path}`)
-  const stdout = await new Promise<string>((resolve, reject) => {
-    track(execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: (options.seconds + 60) * 1000 }, (error, out, err) => {
-      if (error !== null) reject(new Error(`autocannon failed: ${error.message}\n${err}`))
-      else resolve(out)
-    }))
-  })
-  const json = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { duration: number, errors: number, timeouts: number, non2xx: number, '2xx': number, requests: { total: number } }
+  const json = await runAutocannon(target, options)
   // autocannon counts each timeout among its errors too.
   return { rps: json['2xx'] / (json.duration || options.seconds), requests: json.requests.total, non2xx: json.non2xx, errors: json.errors - json.timeouts, timeouts: json.timeouts }
 }

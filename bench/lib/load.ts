@@ -21,8 +21,9 @@ export interface SaturationResult {
 
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js')
 
-interface AutocannonJson {
+export interface AutocannonJson {
   duration: number
+  /** Connection errors, timeouts included. */
   errors: number
   timeouts: number
   non2xx: number
@@ -31,8 +32,8 @@ interface AutocannonJson {
   latency: { p50: number, p99: number, p99_9: number }
 }
 
-/** Closed loop with `connections` keep-alive connections: the target's req/s at saturation. Its own process. */
-export async function autocannon (target: LoadTarget, options: { connections: number, seconds: number }): Promise<SaturationResult> {
+/** One closed-loop autocannon run in its own process (10 s request timeout): its JSON summary. */
+export async function runAutocannon (target: LoadTarget, options: { connections: number, seconds: number }): Promise<AutocannonJson> {
   const args = [AUTOCANNON, '--json', '--connections', String(options.connections), '--duration', String(options.seconds), '--timeout', '10']
   for (const [name, value] of Object.entries(target.headers)) args.push('--headers', `${name}=${value}`)
   args.push(`${target.origin}${target.path}`)
@@ -42,13 +43,18 @@ export async function autocannon (target: LoadTarget, options: { connections: nu
       else resolve(out)
     }))
   })
-  const json = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as AutocannonJson
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as AutocannonJson
+}
+
+/** Closed loop with `connections` keep-alive connections: the target's req/s at saturation. */
+export async function autocannon (target: LoadTarget, options: { connections: number, seconds: number }): Promise<SaturationResult> {
+  const json = await runAutocannon(target, options)
   const ok = json['2xx']
   return {
     rps: ok / (json.duration || options.seconds),
     requests: json.requests.total,
     non2xx: json.non2xx,
-    errors: json.errors + json.timeouts,
+    errors: json.errors,
     latencyMs: { p50: json.latency.p50, p99: json.latency.p99, p999: json.latency.p99_9 }
   }
 }
