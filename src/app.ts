@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger as PinoLogger } from 'pino'
 import type { CallerVerifier } from './auth/caller.js'
 import type { Config } from './config/load-config.js'
@@ -7,6 +7,7 @@ import { authentication } from './http/authentication.js'
 import { BrokerError } from './http/broker-error.js'
 import { callerQuota } from './http/caller-quota.js'
 import { routeFacts } from './http/route-facts.js'
+import { brokerValidatorCompiler } from './http/validation.js'
 import { clientErrorHandler, errorHandler, frameworkErrorProblem } from './http/error-handler.js'
 import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
@@ -76,7 +77,7 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
     routerOptions: { maxParamLength: 300 }
   }).withTypeProvider<ZodTypeProvider>()
 
-  app.setValidatorCompiler(validatorCompiler)
+  app.setValidatorCompiler(brokerValidatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   let closing = false
   app.addHook('onRequest', async (request, reply) => {
