@@ -11,6 +11,7 @@ import { directCounterChild, directHistogramChild } from '../src/observability/d
 import { callerRequestIdOf } from '../src/observability/audit.js'
 import { brokerValidatorCompiler } from '../src/http/validation.js'
 import { isoTime } from '../src/audit/iso-time.js'
+import { returnedResponseHeaders } from '../src/qlik/header-policy.js'
 
 /**
  * `npx tsx bench/hot-path-micro.ts`: the per-request pieces issue 13 changed,
@@ -107,3 +108,18 @@ let clock = Date.now()
 time('audit time, new Date().toISOString() (before)', () => new Date(Math.floor(clock++ / 4)).toISOString())
 clock = Date.now()
 time('audit time, isoTime (now)', () => isoTime(Math.floor(clock++ / 4)))
+
+// Qlik's answer headers filtered for the caller: Object.entries (before) and for…in (now), over the simulator's headers.
+const QLIK_HEADERS: Record<string, string | string[] | undefined> = { 'content-type': 'application/json; charset=utf-8', 'content-length': '412', date: 'Fri, 04 Dec 2026 14:30:00 GMT', connection: 'keep-alive', 'keep-alive': 'timeout=5', etag: 'W/"19c-abc"', vary: 'Accept-Encoding', 'x-request-id': 'd7c0c6a4-2c53-4c7a-9d0e-7c1ad5a3f2b1' }
+const RETURNED = new Set(['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'content-type', 'etag', 'last-modified', 'link', 'location', 'retry-after', 'vary', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+let returned: unknown
+time('answer headers, Object.entries (before)', () => {
+  const headers: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(QLIK_HEADERS)) {
+    if (value === undefined) continue
+    if (RETURNED.has(name.toLowerCase())) headers[name] = value
+  }
+  returned = headers
+})
+time('answer headers, for…in (now)', () => { returned = returnedResponseHeaders(QLIK_HEADERS) })
+process.stdout.write(returned === undefined ? '' : '\n')
