@@ -123,3 +123,34 @@ time('answer headers, Object.entries (before)', () => {
 })
 time('answer headers, for…in (now)', () => { returned = returnedResponseHeaders(QLIK_HEADERS) })
 process.stdout.write(returned === undefined ? '' : '\n')
+
+// The two global hooks of every request, called as Fastify's hook runner calls them: async ones return a promise the
+// runner follows with then() (its reaction runs as a microtask, drained inside the timing), callback ones call done().
+const fakeReply = { header (_name: string, _value: string) { return fakeReply } }
+const fakeRequest = { id: 'd7c0c6a4-2c53-4c7a-9d0e-7c1ad5a3f2b1' }
+let closingNow = false
+const asyncOnRequest = async (request: typeof fakeRequest, reply: typeof fakeReply): Promise<void> => { reply.header('x-request-id', request.id); if (closingNow) throw new Error('closing') }
+const asyncOnSend = async (_request: typeof fakeRequest, reply: typeof fakeReply): Promise<void> => { if (closingNow) reply.header('connection', 'close') }
+const callbackOnRequest = (request: typeof fakeRequest, reply: typeof fakeReply, done: (error?: Error) => void): void => { reply.header('x-request-id', request.id); if (closingNow) { done(new Error('closing')); return } done() }
+const callbackOnSend = (_request: typeof fakeRequest, reply: typeof fakeReply, done: (error?: Error) => void): void => { if (closingNow) reply.header('connection', 'close'); done() }
+let settled = 0
+const next = (): void => { settled++ }
+async function timeHooks (name: string, run: () => void): Promise<void> {
+  let best = Number.POSITIVE_INFINITY
+  for (let round = 0; round < ROUNDS; round++) {
+    const started = process.hrtime.bigint()
+    for (let call = 0; call < CALLS; call++) run()
+    await new Promise((resolve) => setImmediate(resolve))
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / CALLS)
+  }
+  process.stdout.write(`| ${name} | ${best.toFixed(0)} |\n`)
+}
+await timeHooks('onRequest + onSend, async hooks followed by then() (before)', () => {
+  asyncOnRequest(fakeRequest, fakeReply).then(next, next)
+  asyncOnSend(fakeRequest, fakeReply).then(next, next)
+})
+await timeHooks('onRequest + onSend, callback hooks (now)', () => {
+  callbackOnRequest(fakeRequest, fakeReply, next)
+  callbackOnSend(fakeRequest, fakeReply, next)
+})
+closingNow = settled < 0

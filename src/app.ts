@@ -80,19 +80,26 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
   app.setValidatorCompiler(brokerValidatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   let closing = false
-  app.addHook('onRequest', async (request, reply) => {
+  // The two hooks every request runs are callback hooks, not async ones: an async hook costs a promise and a
+  // `then` per request for work that never waits (docs/benchmarks.md, issue 13).
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     if (closing) {
       reply.header('connection', 'close')
-      throw new BrokerError('QB_SHUTTING_DOWN', 'this broker replica is shutting down; send the request again (another replica will take it)', { headers: { 'retry-after': '1' } })
+      done(new BrokerError('QB_SHUTTING_DOWN', 'this broker replica is shutting down; send the request again (another replica will take it)', { headers: { 'retry-after': '1' } }))
+      return
     }
     // The caller's own id rides along on every log line of the request (and so on its audit event), beside the broker's.
     const callerRequestId = callerRequestIdOf(request.headers)
     if (callerRequestId !== undefined) request.log = request.log.child({ callerRequestId })
+    done()
   })
   // Requests in flight when the drain starts still finish; their keep-alive
   // connections must not hold the server open afterwards.
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done()
+  })
   app.addHook('preClose', async () => {
     closing = true
     deps.readiness.markClosing()
