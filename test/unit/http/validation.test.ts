@@ -8,7 +8,7 @@ import { brokerValidatorCompiler } from '../../../src/http/validation.js'
 async function appWith (headers: z.ZodObject) {
   const app = Fastify().withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(brokerValidatorCompiler)
-  app.setErrorHandler((error, _request, reply) => reply.code(400).send({ code: (error as { code?: string }).code, message: error.message }))
+  app.setErrorHandler((error, _request, reply) => reply.code(400).send({ code: (error as { code?: string }).code, message: (error as Error).message }))
   app.get('/:id', { schema: { params: z.object({ id: z.string().regex(/^\d+$/) }), headers } }, async (request) => {
     const first = request.headers
     return { sameObject: first === request.headers, id: request.params.id, accept: request.headers.accept, key: request.headers['idempotency-key'], host: request.host, protocol: request.protocol, headers: request.headers }
