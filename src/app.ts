@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger as PinoLogger } from 'pino'
 import type { CallerVerifier } from './auth/caller.js'
 import type { Config } from './config/load-config.js'
@@ -8,6 +8,7 @@ import { BrokerError } from './http/broker-error.js'
 import { callerQuota } from './http/caller-quota.js'
 import { overloadGuard } from './http/overload.js'
 import { routeFacts } from './http/route-facts.js'
+import { brokerValidatorCompiler } from './http/validation.js'
 import { clientErrorHandler, errorHandler, frameworkErrorProblem } from './http/error-handler.js'
 import { brokerRequestId, callerRequestIdOf } from './http/request-id.js'
 import { createMetrics, type BrokerMetrics } from './observability/metrics.js'
@@ -77,22 +78,29 @@ export async function buildApp (deps: AppDeps, options: AppOptions) {
     routerOptions: { maxParamLength: 300 }
   }).withTypeProvider<ZodTypeProvider>()
 
-  app.setValidatorCompiler(validatorCompiler)
+  app.setValidatorCompiler(brokerValidatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   let closing = false
-  app.addHook('onRequest', async (request, reply) => {
+  // The two hooks every request runs are callback hooks, not async ones: an async hook costs a promise and a
+  // `then` per request for work that never waits (docs/benchmarks.md, issue 13).
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     if (closing) {
       reply.header('connection', 'close')
-      throw new BrokerError('QB_SHUTTING_DOWN', 'this broker replica is shutting down; send the request again (another replica will take it)', { headers: { 'retry-after': '1' } })
+      done(new BrokerError('QB_SHUTTING_DOWN', 'this broker replica is shutting down; send the request again (another replica will take it)', { headers: { 'retry-after': '1' } }))
+      return
     }
     // The caller's own id rides along on every log line of the request (and so on its audit event), beside the broker's.
     const callerRequestId = callerRequestIdOf(request.headers)
     if (callerRequestId !== undefined) request.log = request.log.child({ callerRequestId })
+    done()
   })
   // Requests in flight when the drain starts still finish; their keep-alive
   // connections must not hold the server open afterwards.
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done()
+  })
   app.addHook('preClose', async () => {
     closing = true
     deps.readiness.markClosing()

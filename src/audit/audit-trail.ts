@@ -4,6 +4,7 @@ import { audit, callerRequestIdOf, type AuditEvent } from '../observability/audi
 import type { Logger } from '../observability/logger.js'
 import { redactUrl } from '../observability/redact-url.js'
 import type { AuditLog, AuditRange, AuditRecord, StoredAuditRecord } from './audit-log.js'
+import { isoTime } from './iso-time.js'
 
 export interface AuditQuery {
   caller?: string | undefined
@@ -78,6 +79,16 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
     return true
   }
 
+  /** One handler for every event the log could not store (not a closure per event). */
+  function reportUnstored (error: unknown): void {
+    unreported++
+    if (now() - lastReported >= interval) {
+      logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)
+      lastReported = now()
+      unreported = 0
+    }
+  }
+
   /** A store that cannot be read (Redis down) is the broker's dependency being out, not a broker bug: 503 with a clear problem. */
   async function readOrUnavailable (range: AuditRange): Promise<StoredAuditRecord[]> {
     try {
@@ -95,18 +106,11 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
       const event = redacted === given.path ? given : { ...given, path: redacted }
       audit(requestLogger, event)
       const callerRequestId = event.callerRequestId ?? callerRequestIdOf(requestLogger)
-      const record: AuditRecord = { time: new Date(now()).toISOString(), ...event }
+      const record: AuditRecord = { time: isoTime(now()), ...event }
       if (callerRequestId !== undefined) record.callerRequestId = callerRequestId
       // Not awaited: the request does not wait for the audit store, and an
       // outage there never fails it (the log line above is already written).
-      log.append(record).catch((error: unknown) => {
-        unreported++
-        if (now() - lastReported >= interval) {
-          logger.warn({ err: (error as Error).message, eventsNotStored: unreported }, `audit events could not be stored in the ${log.kind} audit log; they are in the audit log lines only`)
-          lastReported = now()
-          unreported = 0
-        }
-      })
+      log.append(record).catch(reportUnstored)
     },
     async close () {
       await log.close()

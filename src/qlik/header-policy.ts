@@ -54,7 +54,10 @@ export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, requestId
 
 export function returnedResponseHeaders (upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(upstream)) {
+  // for…in rather than Object.entries: no [name, value] array per header on every answer. The object is undici's
+  // (or a stored answer's) plain header record: its own keys are all there is to walk.
+  for (const name in upstream) {
+    const value = upstream[name]
     if (value === undefined) continue
     if (RETURNED_RESPONSE_HEADERS.has(name.toLowerCase())) headers[name] = value
   }
