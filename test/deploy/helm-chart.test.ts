@@ -8,7 +8,7 @@ import { ENV_SETTINGS } from '../../src/config/settings.js'
 import { tracingSettings } from '../../src/observability/tracing.js'
 import { chartDefaults, chartSchema, compileValuesSchema, mergeValues } from './chart-values.js'
 import { describeManifest, findUnknownFields, validateWithModels, type Manifest } from './k8s-schema.js'
-import { CHART_DIR, findTool, need, REPO_ROOT, run, tempDir } from './tools.js'
+import { CHART_DIR, findTool, need, REPO_ROOT, run, runAll, tempDir, type RunResult } from './tools.js'
 
 /** Oldest (the chart's kubeVersion floor) and newest Kubernetes the chart is tested against. */
 const KUBE_VERSIONS = ['1.30.0', '1.35.0'] as const
@@ -122,9 +122,15 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
   const configFiles = tempDir('helm-config')
   /** `${scenario}@${kubeVersion}` -> manifests, including the helm test hook. */
   const rendered = new Map<string, Manifest[]>()
+  /** `${scenario}@${kubeVersion}` -> what `helm lint --strict` said, asserted by its own test below. */
+  const linted = new Map<string, RunResult>()
 
-  async function template (args: readonly string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-    return await run(need(helm), ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...args], { env: helmEnv(home.path) })
+  function templateArgs (args: readonly string[]): string[] {
+    return ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...args]
+  }
+
+  async function template (args: readonly string[]): Promise<RunResult> {
+    return await run(need(helm), templateArgs(args), { env: helmEnv(home.path) })
   }
 
   function manifestsOf (scenario: string, kubeVersion: string = KUBE_VERSIONS[1]): Manifest[] {
@@ -165,12 +171,21 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
   before(async () => {
     // Missing in CI: every test below fails on need(helm) with the install hint.
     if (helm.path === undefined) return
-    const jobs = scenarios.flatMap((scenario) => KUBE_VERSIONS.map(async (kubeVersion) => {
-      const result = await template(['-f', valuesFile(scenario), '--kube-version', kubeVersion])
+    // Every render and every lint, each run once, in one batch: the tests below share them.
+    const runs = scenarios.flatMap((scenario) => KUBE_VERSIONS.map((kubeVersion) => ({ scenario, kubeVersion })))
+    const results = await runAll([
+      ...runs.map(({ scenario, kubeVersion }) => ({ command: helm.path ?? 'helm', args: templateArgs(['-f', valuesFile(scenario), '--kube-version', kubeVersion]) })),
+      ...runs.map(({ scenario, kubeVersion }) => ({ command: helm.path ?? 'helm', args: ['lint', '--strict', CHART_DIR, '-f', valuesFile(scenario), '--kube-version', kubeVersion] }))
+    ], { env: helmEnv(home.path) })
+    runs.forEach(({ scenario, kubeVersion }, index) => {
+      const label = `${scenario}@${kubeVersion}`
+      const result = results[index]
+      const lint = results[runs.length + index]
+      assert.ok(result !== undefined && lint !== undefined)
       assert.equal(result.code, 0, `helm template ${scenario} at ${kubeVersion}:\n${result.stderr}`)
-      rendered.set(`${scenario}@${kubeVersion}`, parseManifests(result.stdout))
-    }))
-    await Promise.all(jobs)
+      rendered.set(label, parseManifests(result.stdout))
+      linted.set(label, lint)
+    })
   })
   after(() => {
     home.remove()
@@ -190,12 +205,10 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     for (const scenario of REQUIRED_SCENARIOS) assert.ok(scenarios.includes(scenario), `ci/${scenario}-values.yaml exists`)
   })
 
-  await it('passes helm lint --strict for every scenario at the oldest and newest Kubernetes', async () => {
-    const results = await Promise.all(scenarios.flatMap((scenario) => KUBE_VERSIONS.map(async (kubeVersion) => ({
-      label: `${scenario}@${kubeVersion}`,
-      result: await run(need(helm), ['lint', '--strict', CHART_DIR, '-f', valuesFile(scenario), '--kube-version', kubeVersion], { env: helmEnv(home.path) })
-    }))))
-    for (const { label, result } of results) assert.equal(result.code, 0, `helm lint ${label}:\n${result.stdout}${result.stderr}`)
+  await it('passes helm lint --strict for every scenario at the oldest and newest Kubernetes', () => {
+    need(helm)
+    assert.equal(linted.size, scenarios.length * KUBE_VERSIONS.length, 'every scenario linted at every version')
+    for (const [label, result] of linted) assert.equal(result.code, 0, `helm lint ${label}:\n${result.stdout}${result.stderr}`)
   })
 
   await it('packages, leaving the ci/ scenarios out', async () => {
@@ -659,12 +672,14 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     ]
     const dir = tempDir('helm-negative')
     try {
-      const results = await Promise.all(cases.map(async (testCase, index) => {
+      const results = await runAll(cases.map((testCase, index) => {
         const file = join(dir.path, `case-${index}.yaml`)
         writeFileSync(file, toYaml(testCase.values))
-        return { testCase, result: await template(['-f', file]) }
-      }))
-      for (const { testCase, result } of results) {
+        return { command: need(helm), args: templateArgs(['-f', file]) }
+      }), { env: helmEnv(home.path) })
+      assert.equal(results.length, cases.length)
+      for (const [index, testCase] of cases.entries()) {
+        const result = results[index] ?? { code: 0, stdout: '', stderr: 'no result' }
         assert.notEqual(result.code, 0, `${testCase.name} is refused`)
         assert.match(result.stderr, testCase.error, `${testCase.name}: ${result.stderr}`)
       }

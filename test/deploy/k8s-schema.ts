@@ -70,6 +70,9 @@ export function validateWithModels (manifests: readonly Manifest[]): string[] {
  * Pass 2: unknown fields and wrong shapes, through the TypeScript compiler.
  * `sources` are labels (e.g. the scenario) used in the messages.
  */
+/** Parsed declaration files, shared by every findUnknownFields call of the process. */
+const declarationFiles = new Map<string, ts.SourceFile>()
+
 export function findUnknownFields (manifests: ReadonlyArray<{ source: string, manifest: Manifest }>): string[] {
   const fileName = join(REPO_ROOT, 'test', 'deploy', '__rendered_manifests__.ts')
   const imports = new Map<string, string>()
@@ -106,7 +109,17 @@ export function findUnknownFields (manifests: ReadonlyArray<{ source: string, ma
   }
   const host = ts.createCompilerHost(options)
   const readFile = host.readFile.bind(host)
-  const getSourceFile = host.getSourceFile.bind(host)
+  const parse = host.getSourceFile.bind(host)
+  // The lib and kubernetes-models declarations do not change between calls: parse them once.
+  const getSourceFile: typeof parse = (name, languageVersion, ...rest) => {
+    const key = `${name}@${JSON.stringify(languageVersion)}`
+    let sourceFile = declarationFiles.get(key)
+    if (sourceFile === undefined) {
+      sourceFile = parse(name, languageVersion, ...rest)
+      if (sourceFile !== undefined) declarationFiles.set(key, sourceFile)
+    }
+    return sourceFile
+  }
   host.readFile = (name) => (name === fileName ? text : readFile(name))
   host.fileExists = (name) => name === fileName || ts.sys.fileExists(name)
   host.getSourceFile = (name, languageVersion, ...rest) => (name === fileName
