@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
+import { compiledBrokerDir } from './compiled-broker.js'
 import { freePort } from './free-port.js'
 
 export interface BrokerProcess {
@@ -17,8 +18,9 @@ export interface BrokerProcess {
 const ROOT = new URL('../..', import.meta.url).pathname
 
 /**
- * A broker as production runs it: its own process, `src/server.ts`,
- * configured by environment and a config file. Waits until /livez answers.
+ * A broker as production runs it: its own process, `node server.js` from
+ * `src/` compiled (./compiled-broker.ts), configured by environment and a
+ * config file. Waits until /livez answers.
  */
 export async function startBrokerProcess (options: { env: Record<string, string>, callers?: unknown, workDir: string, name?: string }): Promise<BrokerProcess> {
   const port = await freePort()
@@ -28,7 +30,7 @@ export async function startBrokerProcess (options: { env: Record<string, string>
     writeFileSync(file, stringify({ callers: options.callers }))
     env.BROKER_CONFIG_FILE = file
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(await compiledBrokerDir(), 'server.js')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', BROKER_HOST: '127.0.0.1', BROKER_PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
