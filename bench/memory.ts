@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { parse as parseYaml } from 'yaml'
+import { benchBrokerEnv } from './lib/broker-env.js'
 import { buildBroker, ROOT } from './lib/build.js'
 import { runAutocannon, type LoadTarget } from './lib/load.js'
 import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
@@ -249,20 +250,7 @@ async function standalone (): Promise<void> {
     const hash = `sha256:${createHash('sha256').update(key).digest('hex')}`
     writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers: [{ name: 'bench', apiKeyHashes: [hash], grants: [{ regions: ['eu'], actions: ['tenants:read'] }] }] }))
     const env = {
-      BROKER_HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      BROKER_CONFIG_FILE: join(dir, 'broker-config.json'),
-      SECRETS_SOURCE: 'file',
-      SECRETS_DIR: join(dir, 'secrets'),
-      QLIK_REGIONS: 'eu',
-      QLIK_UPSTREAM_ORIGIN: simOrigin,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: 'qb-bench-memory:',
-      CACHE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      QLIK_TIER1_LIMIT: '100000000/60s',
-      QLIK_TIER2_LIMIT: '100000000/60s',
-      CALLER_QUOTA: '100000000/60s',
-      QLIK_TENANT_READS_VIA: 'register',
+      ...benchBrokerEnv({ dir, simOrigin, redisUrl: redis.url, keyPrefix: 'qb-bench-memory:' }),
       ...Object.fromEntries((args.env ?? []).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
     }
     const runs = await memoryScenarios(

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
+import { benchBrokerEnv } from './lib/broker-env.js'
 import { buildBroker, ROOT, transpileBenchFile, type BuiltBroker } from './lib/build.js'
 import { memoryScenarios, renderMemorySection } from './memory.js'
 import { autocannon, fixedRate, withIdleConnections, type LoadTarget, type SaturationResult } from './lib/load.js'
@@ -165,22 +166,7 @@ async function setUp (targets: readonly TargetId[]): Promise<World> {
   const others = Array.from({ length: 9 }, (_, index) => ({ name: `service-${index}`, apiKeyHashes: [apiKey().hash], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET /api/v1/spaces'] }] }))
   const callers = [{ name: 'bench', apiKeyHashes: [hash], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET|POST /api/v1/users/**', 'GET /api/v1/spaces'] }] }, ...others]
   writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers }))
-  const brokerEnv = {
-    BROKER_HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    BROKER_CONFIG_FILE: join(dir, 'broker-config.json'),
-    SECRETS_SOURCE: 'file',
-    SECRETS_DIR: join(dir, 'secrets'),
-    QLIK_REGIONS: 'eu',
-    QLIK_UPSTREAM_ORIGIN: sim.origin,
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: 'qb-bench:',
-    CACHE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    QLIK_TIER1_LIMIT: '100000000/60s',
-    QLIK_TIER2_LIMIT: '100000000/60s',
-    CALLER_QUOTA: '100000000/60s',
-    QLIK_TENANT_READS_VIA: 'register'
-  }
+  const brokerEnv = benchBrokerEnv({ dir, simOrigin: sim.origin, redisUrl: redis.url, keyPrefix: 'qb-bench:' })
   return { built, baselineBuild, evalBudgetBuild, dir, worker, bareProxy, redis, simulator: sim.proc, simOrigin: sim.origin, simPort: sim.port, tenantId, tenantHost, registerToken, tenantToken, botUserPath, brokerKey: key, brokerEnv }
 }
 
