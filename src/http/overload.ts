@@ -110,23 +110,22 @@ async function overloadGuardPlugin (app: FastifyInstance, options: { limits: Ove
 
   app.addHook('onRequest', async (request, reply) => {
     const bodyBytes = declaredBodyBytes(request.headers, limits.bodyLimitBytes)
-    if (!NEVER_REFUSED_ROUTES.has(request.routeOptions.url ?? '')) {
-      let reason: OverloadReason | undefined
-      if (inFlightRequests >= limits.maxInFlightRequests) reason = 'requests'
-      else if (bodyBytes > 0 && inFlightBodyBytes + bodyBytes > limits.maxInFlightBodyBytes) reason = 'body_bytes'
-      if (reason !== undefined) {
-        rejected.inc({ reason })
-        refusedSinceWarning++
-        const now = performance.now()
-        // One warning per 10 s of overload, not one per refusal: the request log already has a line for each.
-        if (now - lastWarnedAt >= 10_000) {
-          request.log.warn({ reason, refused: refusedSinceWarning, inFlightRequests, inFlightBodyBytes }, 'overloaded: refusing requests with 503 QB_OVERLOADED')
-          lastWarnedAt = now
-          refusedSinceWarning = 0
-        }
-        // `Connection: close` (in the error's headers): its body is not read, so the connection cannot be reused, and closing it sheds the connection's memory too.
-        return sendProblem(reply, request, refusals[reason])
+    let reason: OverloadReason | undefined
+    if (inFlightRequests >= limits.maxInFlightRequests) reason = 'requests'
+    else if (bodyBytes > 0 && inFlightBodyBytes + bodyBytes > limits.maxInFlightBodyBytes) reason = 'body_bytes'
+    // The route is looked at only past a limit: request.routeOptions builds a new object on every read (./route-facts.ts).
+    if (reason !== undefined && !NEVER_REFUSED_ROUTES.has(request.routeOptions.url ?? '')) {
+      rejected.inc({ reason })
+      refusedSinceWarning++
+      const now = performance.now()
+      // One warning per 10 s of overload, not one per refusal: the request log already has a line for each.
+      if (now - lastWarnedAt >= 10_000) {
+        request.log.warn({ reason, refused: refusedSinceWarning, inFlightRequests, inFlightBodyBytes }, 'overloaded: refusing requests with 503 QB_OVERLOADED')
+        lastWarnedAt = now
+        refusedSinceWarning = 0
       }
+      // `Connection: close` (in the error's headers): its body is not read, so the connection cannot be reused, and closing it sheds the connection's memory too.
+      return sendProblem(reply, request, refusals[reason])
     }
     inFlightRequests++
     inFlightBodyBytes += bodyBytes
