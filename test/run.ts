@@ -22,6 +22,15 @@
  * it then runs in a child process, as under `node --test`, and its test here
  * fails with the child's output when the child fails.
  *
+ * A file whose time is mostly spent waiting on real processes and real time
+ * (replicas, token lifetimes, Qlik's rate windows, failovers) says
+ * `// test/run.ts: second lane`. On a machine with two or more cores those
+ * files run one after the other in a second runner process, beside this
+ * one's files, so the waiting of one lane overlaps the work of the other
+ * (`TEST_LANES=1` runs everything here, one file at a time, as before). The
+ * second lane's report is printed whole when it ends, under a test named
+ * after it that fails when any of its files fails.
+ *
  * Sharing one process asks three things of the tests, which they meet:
  * a file restores any process.env it changes, closes what it starts (a
  * leaked server or timer keeps this process alive: it is reported below and
@@ -32,6 +41,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { glob, readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { relative, resolve } from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
@@ -47,6 +57,8 @@ if (filter !== undefined) {
   process.exit(2)
 }
 
+/** Set in the second lane's own runner: its files run here, whatever they say. */
+const IN_SECOND_LANE = process.argv.includes('--second-lane')
 const patterns = process.argv.slice(2).filter((argument) => !argument.startsWith('--'))
 if (patterns.length === 0) {
   process.stderr.write('usage: tsx test/run.ts "<glob>" [more globs or files]\n')
@@ -66,6 +78,8 @@ for (const pattern of patterns) {
 }
 
 const OWN_PROCESS = /^\/\/ test\/run\.ts: own process\b/m
+const SECOND_LANE = /^\/\/ test\/run\.ts: second lane\b/m
+const LANES = Number(process.env.TEST_LANES ?? Math.min(2, availableParallelism()))
 
 /** Runs `file` as `node --test` runs each file: a child process (with this one's loader flags), failing on a non-zero exit. */
 async function runInOwnProcess (file: string): Promise<void> {
@@ -73,16 +87,44 @@ async function runInOwnProcess (file: string): Promise<void> {
   let output = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null]
+  const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null]
   if (code !== 0) throw new Error(`${relative(process.cwd(), file)} failed in its own process (exit ${String(code ?? signal)}):\n${output}`)
 }
 
+const here: Array<{ file: string, ownProcess: boolean }> = []
+const secondLane: string[] = []
 for (const file of files) {
-  const ownProcess = OWN_PROCESS.test(await readFile(file, 'utf8'))
+  const source = await readFile(file, 'utf8')
+  if (!IN_SECOND_LANE && LANES > 1 && SECOND_LANE.test(source)) secondLane.push(file)
+  else here.push({ file, ownProcess: OWN_PROCESS.test(source) })
+}
+
+// Started before this lane's first file, awaited after its last.
+const secondLaneRun = secondLane.length === 0 ? undefined : startSecondLane(secondLane)
+
+for (const { file, ownProcess } of here) {
   await test(relative(process.cwd(), file), async () => {
     if (ownProcess) await runInOwnProcess(file)
     else await import(pathToFileURL(file).href)
   })
+}
+
+if (secondLaneRun !== undefined) {
+  await test(`second lane: ${secondLane.length} files beside the others`, async (t) => {
+    const { code, signal, output } = await secondLaneRun
+    process.stdout.write(`\n# second lane (${secondLane.map((file) => relative(process.cwd(), file)).join(', ')})\n${output}\n`)
+    for (const line of output.split('\n').filter((text) => /^ℹ (tests|pass|fail|cancelled|skipped) \d+/.test(text))) t.diagnostic(`second lane ${line.slice(2)}`)
+    if (code !== 0) throw new Error(`the second lane failed (exit ${String(code ?? signal)}): its report is above`)
+  })
+}
+
+/** The second lane: a runner process of its own, running `laneFiles` one after the other. */
+function startSecondLane (laneFiles: string[]): Promise<{ code: number | null, signal: NodeJS.Signals | null, output: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, '--test-reporter=spec', process.argv[1] ?? 'test/run.ts', '--second-lane', ...laneFiles], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  return once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, output }))
 }
 
 // Every test has ended; node:test prints its summary when the event loop

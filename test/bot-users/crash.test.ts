@@ -1,3 +1,4 @@
+// test/run.ts: second lane (a migration paced in real time across a replica crash: mostly waiting)
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -1,3 +1,4 @@
+// test/run.ts: second lane (a Sentinel failover under load, in real time: mostly waiting)
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Pool } from 'undici'

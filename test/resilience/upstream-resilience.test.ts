@@ -1,3 +1,4 @@
+// test/run.ts: second lane (Qlik's rate windows and outages in real time: mostly waiting)
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startCluster } from '../support/cluster.js'

@@ -1,3 +1,4 @@
+// test/run.ts: second lane (broker replicas under load for whole token lifetimes, in real time: mostly waiting)
 import assert from 'node:assert/strict'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { createTokenCipher, parseCipherKeys, createCipherKeySpec } from '../../src/tokens/token-cipher.js'

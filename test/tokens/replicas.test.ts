@@ -1,3 +1,4 @@
+// test/run.ts: second lane (broker replicas, SIGKILL and a Redis restart, in real time: mostly waiting)
 import assert from 'node:assert/strict'
 import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
