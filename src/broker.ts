@@ -3,7 +3,8 @@ import { pino, type Logger as PinoLogger } from 'pino'
 import { buildApp } from './app.js'
 import type { Config } from './config/load-config.js'
 import { createDependencies, type Dependencies, type DependencyOverrides } from './dependencies.js'
-import { boundedLogDestination, loggerOptions, type LogDestination } from './observability/logger.js'
+import { createLogDestination, type LogDestination } from './observability/log-destination.js'
+import { loggerOptions } from './observability/logger.js'
 import { describeMemory, watchMemory } from './observability/memory.js'
 import { startTracing, tracingSettings } from './observability/tracing.js'
 
@@ -24,7 +25,9 @@ export interface StartOptions extends DependencyOverrides {
 }
 
 export async function startBroker (config: Config, overrides: StartOptions = {}): Promise<RunningBroker> {
-  const destination: LogDestination | undefined = overrides.logger === undefined ? boundedLogDestination(config.server.logBufferBytes) : undefined
+  const destination: LogDestination | undefined = overrides.logger === undefined ? createLogDestination({ maxBufferBytes: config.server.logBufferBytes }) : undefined
+  // What is still waiting when the process ends (close-with-grace exits after the drain, a fatal error exits at once).
+  if (destination !== undefined) process.once('exit', destination.stream.flushSync)
   const logger = overrides.logger ?? pino(loggerOptions(config.server.logLevel), destination?.stream)
   // OpenTelemetry is imported here only when tracing is on.
   const tracing = overrides.tracing ?? await startTracing(tracingSettings(config.tracing), { logger: logger.child({ module: 'tracing' }) })

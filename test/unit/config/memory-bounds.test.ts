@@ -8,7 +8,8 @@ import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { ConfigError } from '../../../src/config/config-error.js'
 import { loadConfig } from '../../../src/config/load-config.js'
-import { boundedLogDestination, loggerOptions } from '../../../src/observability/logger.js'
+import { createLogDestination } from '../../../src/observability/log-destination.js'
+import { loggerOptions } from '../../../src/observability/logger.js'
 import { HEAP_SHARE_WARNING, memoryFacts, watchMemory } from '../../../src/observability/memory.js'
 
 const MiB = 1024 * 1024
@@ -57,7 +58,7 @@ await describe('memory bounds', async () => {
       execFileSync('mkfifo', [fifo])
       // Read-write and non-blocking: the pipe exists with no reader draining it, like a stalled log collector.
       const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK)
-      const destination = boundedLogDestination(256 * 1024, fd)
+      const destination = createLogDestination({ maxBufferBytes: 256 * 1024, fd })
       const logger = pino(loggerOptions('info'), destination.stream)
       const lines = 8000
       const secret = 'client-secret-must-not-appear'

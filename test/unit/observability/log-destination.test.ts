@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it, type TestContext } from 'node:test'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { pino } from 'pino'
+import { createLogDestination } from '../../../src/observability/log-destination.js'
+import { loggerOptions } from '../../../src/observability/logger.js'
+import { waitFor } from '../../support/wait.js'
+
+function logFile (t: TestContext): { path: string, fd: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'qlik-broker-log-'))
+  const path = join(dir, 'stdout')
+  const fd = openSync(path, 'a')
+  t.after(() => {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { path, fd }
+}
+
+const indexes = (text: string): number[] => text.split('\n').filter((line) => line !== '').map((line) => (JSON.parse(line) as { index: number }).index)
+
+await describe('log destination', async () => {
+  await it('writes every line once, whole and in order, whether logged in one turn of the event loop or across many', async (t) => {
+    const { path, fd } = logFile(t)
+    const destination = createLogDestination({ maxBufferBytes: 4 * 1024 * 1024, fd })
+    const logger = pino(loggerOptions('info'), destination.stream)
+    let index = 0
+    for (let turn = 0; turn < 200; turn++) {
+      // 1 to 50 lines per turn, some with multi-byte characters, as the broker's requests log them.
+      for (let line = 0; line < 1 + (turn * 7) % 50; line++) logger.info({ index: index++, tenant: turn % 3 === 0 ? 'Zürich – 東京' : 'acme' }, 'request completed')
+      await nextTurn()
+    }
+    await waitFor('every line written', () => indexes(readFileSync(path, 'utf8')).length >= index)
+    assert.deepEqual(indexes(readFileSync(path, 'utf8')), Array.from({ length: index }, (_, at) => at))
+    assert.equal(destination.droppedLines(), 0)
+  })
+
+  await it('writes the lines still waiting at once on flushSync (the exit handler), without a turn of the event loop', (t) => {
+    const { path, fd } = logFile(t)
+    const destination = createLogDestination({ maxBufferBytes: 1024 * 1024, fd })
+    const logger = pino(loggerOptions('info'), destination.stream)
+    for (let index = 0; index < 100; index++) logger.info({ index }, 'shutting down')
+    assert.equal(readFileSync(path, 'utf8'), '', 'nothing is written within the turn that logged')
+    destination.stream.flushSync()
+    assert.deepEqual(indexes(readFileSync(path, 'utf8')), Array.from({ length: 100 }, (_, at) => at))
+  })
+
+  await it('counts the lines a descriptor refuses for good as dropped (EBADF), and keeps taking lines without throwing', async () => {
+    // Far above any descriptor this process holds.
+    const destination = createLogDestination({ maxBufferBytes: 1024 * 1024, fd: 999_999 })
+    const logger = pino(loggerOptions('info'), destination.stream)
+    for (let index = 0; index < 10; index++) logger.info({ index }, 'line')
+    await waitFor('10 lines dropped', () => destination.droppedLines() === 10)
+    logger.info('and one more')
+    await waitFor('the next line dropped too', () => destination.droppedLines() === 11)
+  })
+})
