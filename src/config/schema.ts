@@ -6,6 +6,7 @@ import { parseRedisNodes } from '../redis/redis-topology.js'
 const envNumber = (schema: z.ZodNumber): z.ZodType<number> => z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? Number.NaN : value), z.coerce.number().pipe(schema)) as unknown as z.ZodType<number>
 const port = envNumber(z.number().int().min(0).max(65535))
 const positiveInt = envNumber(z.number().int().positive())
+const nonNegativeInt = envNumber(z.number().int().min(0))
 const flag = z.stringbool()
 
 /**
@@ -230,6 +231,8 @@ export const ConfigSchema = z.object({
     /** Redis: most bytes of stored answers one caller may keep per retention window; past it, answers are kept without their body. */
     idempotencyMaxBytesPerCaller: positiveInt.default(64 * 1024 * 1024),
     auditStreamMaxLen: positiveInt.default(100_000),
+    /** With Redis: how long a registry answer may be reused in process (cached-tenant-registry.ts); 0 reads Redis every time. */
+    registryCacheSeconds: nonNegativeInt.default(5),
     configCheckIntervalSeconds: positiveInt.default(30)
   }).prefault({}),
   /** Bot-user migration jobs (src/bot-users). */

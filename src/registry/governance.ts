@@ -10,6 +10,8 @@ import type { Logger } from '../observability/logger.js'
 import { createCallerDirectory, type CallerDirectory } from './caller-directory.js'
 import { startConfigReloader } from './config-reloader.js'
 import { createMemoryTenantRegistry } from './memory-tenant-registry.js'
+import { createCachedTenantRegistry } from './cached-tenant-registry.js'
+import { subscribeRegistryChanges } from './redis-registry-changes.js'
 import { createRedisTenantRegistry } from './redis-tenant-registry.js'
 import type { TenantRegistry } from './tenant-registry.js'
 
@@ -39,18 +41,30 @@ export function createGovernance (options: { config: Config, redis: RedisClient 
   const idempotency = redis === undefined
     ? createMemoryIdempotencyStore(Date.now, { maxEntries: limits.idempotencyMemoryMaxEntries, maxBytes: limits.idempotencyMemoryMaxBytes })
     : createRedisIdempotencyStore({ redis, keyPrefix, perCaller: { maxKeys: limits.idempotencyMaxKeysPerCaller, maxBytes: limits.idempotencyMaxBytesPerCaller } })
+  const registry = redis === undefined ? createMemoryTenantRegistry() : redisRegistry(redis, keyPrefix, limits.registryCacheSeconds)
   return {
     callers,
     idempotency,
     ...('usage' in idempotency ? { idempotencyUsage: (idempotency as MemoryIdempotencyStore).usage } : {}),
-    registry: redis === undefined ? createMemoryTenantRegistry() : createRedisTenantRegistry({ redis, keyPrefix }),
+    registry,
     audit,
     async close () {
       reloader.stop()
       await audit.close()
+      await registry.close()
     }
   }
 }
+
+/** The registry in Redis, its request-path lookups answered from memory between announced changes unless `cacheSeconds` is 0. */
+function redisRegistry (redis: RedisClient, keyPrefix: string, cacheSeconds: number): TenantRegistry {
+  const registry = createRedisTenantRegistry({ redis, keyPrefix })
+  if (cacheSeconds === 0) return registry
+  return createCachedTenantRegistry(registry, { feed: subscribeRegistryChanges({ redis, keyPrefix }), ttlMs: cacheSeconds * 1000, maxEntries: REGISTRY_CACHE_MAX_ENTRIES })
+}
+
+/** Answers kept per replica: a few hundred bytes each, so a few MiB at most. */
+const REGISTRY_CACHE_MAX_ENTRIES = 10_000
 
 /** Everything in process and no file watching: what an app built without dependencies.ts (a test) gets. */
 export function createMemoryGovernance (config: Config, logger: Logger): Governance {

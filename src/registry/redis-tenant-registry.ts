@@ -2,6 +2,7 @@ import type { RedisClient } from '../redis/redis-client.js'
 import { untilConnected } from '../redis/redis-ready.js'
 import { positionOf, type RegisteredTenant, type TenantRegistry } from './tenant-registry.js'
 import { luaScript } from '../redis/lua-script.js'
+import { registryChangesChannel } from './redis-registry-changes.js'
 
 /**
  * Applies a change only to a tenant that is registered, in one step, and
@@ -9,7 +10,8 @@ import { luaScript } from '../redis/lua-script.js'
  * dropped (if still its own), and one it gets is taken from any other
  * registered tenant that still lists it (a hostname has one tenant at a time).
  * KEYS: tenant hash, hostname index. ARGV: updatedAt, status, name, alias,
- * hostnames as JSON ('' = unchanged), prefix of tenant hash keys (same hash tag).
+ * hostnames as JSON ('' = unchanged), prefix of tenant hash keys (same hash tag),
+ * the registry's change channel and the region (published, for every replica's cache).
  */
 const UPDATE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
@@ -48,6 +50,7 @@ if new then
   end
   redis.call('HSET', KEYS[1], 'hostnames', #new == 0 and '[]' or cjson.encode(new))
 end
+redis.call('PUBLISH', ARGV[7], ARGV[8])
 return redis.call('HGETALL', KEYS[1])`)
 
 export interface RedisTenantRegistryOptions {
@@ -67,6 +70,7 @@ export function createRedisTenantRegistry (options: RedisTenantRegistryOptions):
   const tenantKey = (region: string, id: string): string => `${tenantKeyPrefix(region)}${id}`
   const orderKey = (region: string): string => `${options.keyPrefix}registry:{${region}}:order`
   const hostsKey = (region: string): string => `${options.keyPrefix}registry:{${region}}:hostnames`
+  const changes = registryChangesChannel(options.keyPrefix)
 
   async function get (region: string, id: string): Promise<RegisteredTenant | undefined> {
     await untilConnected(redis)
@@ -92,13 +96,15 @@ export function createRedisTenantRegistry (options: RedisTenantRegistryOptions):
         .hset(tenantKey(tenant.region, tenant.id), fields)
         .zadd(orderKey(tenant.region), 0, positionOf(tenant))
       if (tenant.hostnames.length > 0) transaction.hset(hostsKey(tenant.region), Object.fromEntries(tenant.hostnames.map((hostname) => [hostname, tenant.id])))
+      // In the same transaction, so no replica's cache can miss the write (src/registry/cached-tenant-registry.ts).
+      transaction.publish(changes, tenant.region)
       const results = await transaction.exec()
       const failed = results?.find(([error]) => error !== null)?.[0]
       if (failed !== undefined && failed !== null) throw failed
     },
     async update (region, id, change, at) {
       await untilConnected(redis)
-      const result = await UPDATE(redis, 2, tenantKey(region, id), hostsKey(region), at, change.status ?? '', change.name ?? '', change.alias ?? '', change.hostnames === undefined ? '' : JSON.stringify(change.hostnames), tenantKeyPrefix(region)) as string[] | null
+      const result = await UPDATE(redis, 2, tenantKey(region, id), hostsKey(region), at, change.status ?? '', change.name ?? '', change.alias ?? '', change.hostnames === undefined ? '' : JSON.stringify(change.hostnames), tenantKeyPrefix(region), changes, region) as string[] | null
       if (result === null) return undefined
       const hash: Record<string, string> = {}
       for (let index = 0; index + 1 < result.length; index += 2) hash[result[index] ?? ''] = result[index + 1] ?? ''

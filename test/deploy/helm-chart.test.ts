@@ -25,7 +25,8 @@ const OTEL_EXPORTER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OT
 const TUNING_SETTINGS = [
   'QLIK_TIER1_LIMIT', 'QLIK_TIER2_LIMIT', 'QLIK_BUDGET_MAX_WAIT_MS', 'QLIK_RETRY_MAX_ATTEMPTS', 'QLIK_BREAKER_FAILURES', 'QLIK_BREAKER_COOLDOWN_MS',
   'CALLER_QUOTA', 'TOKEN_EXPIRY_MARGIN_SECONDS', 'TOKEN_REFRESH_WINDOW', 'TOKEN_MINT_LEASE_MS',
-  'IDEMPOTENCY_RETENTION_SECONDS', 'AUDIT_STREAM_MAX_LEN', 'BROKER_CONFIG_CHECK_INTERVAL_SECONDS', 'IDEMPOTENCY_MAX_KEYS_PER_CALLER', 'IDEMPOTENCY_MAX_BYTES_PER_CALLER'
+  'IDEMPOTENCY_RETENTION_SECONDS', 'AUDIT_STREAM_MAX_LEN', 'BROKER_CONFIG_CHECK_INTERVAL_SECONDS', 'IDEMPOTENCY_MAX_KEYS_PER_CALLER', 'IDEMPOTENCY_MAX_BYTES_PER_CALLER',
+  'REGISTRY_CACHE_SECONDS'
 ]
 
 const helm = findTool('helm')
@@ -420,7 +421,7 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     assert.equal(config.qlik.tokenScope, 'admin_classic')
     assert.deepEqual(config.quota.default, { requests: 1200, windowMs: 60_000 })
     assert.deepEqual([config.cache.expiryMarginSeconds, config.cache.refreshWindow, config.cache.mintLeaseMs], [600, { from: 0.5, to: 0.7 }, 3000])
-    assert.deepEqual(config.governance, { idempotencyRetentionSeconds: 172_800, auditStreamMaxLen: 1_000_000, configCheckIntervalSeconds: 10, idempotencyMaxKeysPerCaller: 10_000, idempotencyMaxBytesPerCaller: 67_108_864, idempotencyMemoryMaxEntries: 10_000, idempotencyMemoryMaxBytes: 67_108_864 })
+    assert.deepEqual(config.governance, { idempotencyRetentionSeconds: 172_800, auditStreamMaxLen: 1_000_000, configCheckIntervalSeconds: 10, idempotencyMaxKeysPerCaller: 10_000, idempotencyMaxBytesPerCaller: 67_108_864, idempotencyMemoryMaxEntries: 10_000, idempotencyMemoryMaxBytes: 67_108_864, registryCacheSeconds: 2 })
     const auditor = config.callers.find((caller) => caller.name === 'auditor')
     assert.deepEqual(auditor?.quota, { requests: 120, windowMs: 60_000 })
     assert.deepEqual(auditor?.grants[0]?.actions, ['audit:read'])

@@ -8,6 +8,8 @@ import type { IdempotencyStore, InProgressRecord, SettledRecord } from '../../sr
 import { createMemoryIdempotencyStore } from '../../src/idempotency/memory-idempotency-store.js'
 import { createRedisIdempotencyStore } from '../../src/idempotency/redis-idempotency-store.js'
 import { createMemoryTenantRegistry } from '../../src/registry/memory-tenant-registry.js'
+import { createCachedTenantRegistry } from '../../src/registry/cached-tenant-registry.js'
+import { subscribeRegistryChanges } from '../../src/registry/redis-registry-changes.js'
 import { createRedisTenantRegistry } from '../../src/registry/redis-tenant-registry.js'
 import { positionOf, type RegisteredTenant, type TenantRegistry } from '../../src/registry/tenant-registry.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
@@ -94,8 +96,16 @@ await describe('governance stores (each contract against Redis and memory)', asy
     })
   }
 
+  const cachedRegistries: TenantRegistry[] = []
+  after(async () => { for (const registry of cachedRegistries) await registry.close() })
   const registries: Array<[string, () => TenantRegistry]> = [
     ['redis', () => createRedisTenantRegistry({ redis: client, keyPrefix: prefix() })],
+    ['redis, answered from memory between announced writes', () => {
+      const keyPrefix = prefix()
+      const registry = createCachedTenantRegistry(createRedisTenantRegistry({ redis: client, keyPrefix }), { feed: subscribeRegistryChanges({ redis: client, keyPrefix }), ttlMs: 60_000, maxEntries: 100 })
+      cachedRegistries.push(registry)
+      return registry
+    }],
     ['memory', () => createMemoryTenantRegistry()]
   ]
   for (const [kind, make] of registries) {
