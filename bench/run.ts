@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     ref: { type: 'string' },
     baseline: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    targets: { type: 'string', default: 'direct,bare,nginx,broker,broker-no-redis' },
+    targets: { type: 'string', default: 'direct,bare,nginx,broker,broker-no-redis,broker-quiet' },
     'eval-budget': { type: 'boolean', default: false },
     runs: { type: 'string' },
     seconds: { type: 'string' },
@@ -232,7 +232,8 @@ async function startTarget (world: World, target: TargetId): Promise<RunningTarg
     })
     return { pids: nginx.pids, loadTargets: via(`http://127.0.0.1:${nginx.port}`), stop: nginx.stop, notes: [`${args['nginx-workers']} worker process(es)`] }
   }
-  const env = target === 'broker-no-redis' ? { REDIS_URL: '', CACHE_ENCRYPTION_KEYS: '' } : {}
+  // The variants each take one feature's work away, to price it: Redis (d′), the two log lines per request (d‴).
+  const env = target === 'broker-no-redis' ? { REDIS_URL: '', CACHE_ENCRYPTION_KEYS: '' } : target === 'broker-quiet' ? { LOG_LEVEL: 'warn' } : {}
   const dist = target === 'broker-eval-budget' ? world.evalBudgetBuild?.dist : target === 'broker-baseline' ? world.baselineBuild?.dist : undefined
   const logFile = join(world.dir, `${target}.log`)
   const notes: string[] = []

@@ -70,8 +70,8 @@ export function renderReport (input: ReportInput): string {
   out.push('## Setup', '')
   out.push(
     '- One Qlik simulator process (`packages/qlik-cloud-simulator` compiled, `node simulator/main.js` beside the broker\'s build, rate limits raised) behind every target; one redis-server; each target in its own process; the load generator in its own process. All on 127.0.0.1.',
-    '- (a) the simulator called directly with a token minted from its `/oauth/token`; (b) `bench/bare-proxy.ts`: Fastify + @fastify/reply-from setting Host and a static token, no logger; (c) nginx `proxy_pass` with `proxy_set_header Host/Authorization`, keep-alive upstream, no access log; (d) `node dist/server.js` with an API key, policy, caller quota, Prometheus metrics, audit, Redis (`REDIS_URL`, `CACHE_ENCRYPTION_KEYS`), `LOG_LEVEL=info` to a file, rate limits set so they never refuse, token warm in process; (d′) the same broker without `REDIS_URL`, to price what Redis on the hot path costs; (d″, with `--eval-budget`) the same broker with the earlier Qlik rate budget that made one Redis EVAL per upstream request.',
-    `- Saturation: autocannon, ${settings.connections} keep-alive connections, ${settings.warmupSeconds} s warm-up discarded, median of ${settings.runs} × ${settings.saturationSeconds} s (${settings.variantRuns} for (d′)). autocannon records latency in whole milliseconds.`,
+    '- (a) the simulator called directly with a token minted from its `/oauth/token`; (b) `bench/bare-proxy.ts`: Fastify + @fastify/reply-from setting Host and a static token, no logger; (c) nginx `proxy_pass` with `proxy_set_header Host/Authorization`, keep-alive upstream, no access log; (d) `node dist/server.js` with an API key, policy, caller quota, Prometheus metrics, audit, Redis (`REDIS_URL`, `CACHE_ENCRYPTION_KEYS`), `LOG_LEVEL=info` to a file, rate limits set so they never refuse, token warm in process; (d′) the same broker without `REDIS_URL`, to price what Redis on the hot path costs; (d‴) the same broker with `LOG_LEVEL=warn`, to price its two log lines per request (request and audit); (d″, with `--eval-budget`) the same broker with the earlier Qlik rate budget that made one Redis EVAL per upstream request.',
+    `- Saturation: autocannon, ${settings.connections} keep-alive connections, ${settings.warmupSeconds} s warm-up discarded, median of ${settings.runs} × ${settings.saturationSeconds} s (${settings.variantRuns} for (d′) and (d‴)). autocannon records latency in whole milliseconds.`,
     `- Fixed rates: \`bench/load-worker.ts\` at \`nice -n -10\`, open loop (each request sent when due, answered or not), µs resolution, median of ${settings.runs} × ${settings.rateSeconds} s after ${settings.rateWarmupSeconds} s warm-up (variants: ${settings.variantRuns} runs, first rate only).`,
     '- All targets run at once and their runs are interleaved (a, b, c, d, a, b, …): noise that comes and goes on the machine spreads over all of them.',
     '- Other processes\' CPU: the machine\'s busy time (`/proc/stat`, steal included) less the bench\'s own processes, per run, in % of one core. A run where others took more than 25 % of a core is repeated (at most twice); the column shows what the kept runs saw. Figures from runs with a high value there are not to be trusted.',
@@ -125,6 +125,22 @@ export function renderReport (input: ReportInput): string {
   }
   out.push('')
 
+  const quietMeasured = ROUTES.some((route) => find(input, 'broker-quiet', route) !== undefined && find(input, 'broker-no-redis', route) !== undefined)
+  if (quietMeasured) {
+    out.push('## Where (d)\'s CPU per request goes: what its features cost on top of (b)', '')
+    out.push('Each variant takes one feature\'s work away from (d) in the same run: (d) − (d′) is what Redis costs (the audit stream entry, the rate budget and quota syncs, the registry reads its cache misses), (d) − (d‴) what the two log lines cost (the request line and the audit line, serialised and written). What is left over (b) is the broker\'s own per-request work (authentication, policy, quota, budget, audit record, metrics, request id, validation, its upstream client). "Floor" is (b) plus the first two alone: what (d) would cost if its own work cost nothing.', '')
+    out.push('| route | (b) CPU µs/req | (d) CPU µs/req | Redis: (d) − (d′) | log lines: (d) − (d‴) | broker\'s own work: the rest over (b) | floor: (b) + Redis + log lines | floor / (b) (target ≤ 1.3) |', '|---|---:|---:|---:|---:|---:|---:|---:|')
+    for (const route of ROUTES) {
+      const cpu = (target: TargetId): number => cpuPerRequestUs(find(input, target, route), 'targetMs')
+      const [b, d, noRedis, quiet] = [cpu('bare'), cpu('broker'), cpu('broker-no-redis'), cpu('broker-quiet')]
+      const redisCost = d - noRedis
+      const logCost = d - quiet
+      const floor = b + redisCost + logCost
+      out.push(`| ${ROUTE_LABELS[route]} | ${fixed(b, 0)} | ${fixed(d, 0)} | ${fixed(redisCost, 0)} | ${fixed(logCost, 0)} | ${fixed(d - floor, 0)} | ${fixed(floor, 0)} | ${fixed(floor / b, 2)} |`)
+    }
+    out.push('')
+  }
+
   if (targets.includes('broker-baseline')) {
     out.push('## Before and after: (d) the measured broker against (d⁰) the --baseline commit, same run', '')
     out.push(`| route | (d⁰) req/s | (d) req/s | (d)/(d⁰) | (d⁰) CPU µs/req | (d) CPU µs/req | change | (d⁰) p99 @ ${thousands(settings.rates[0] ?? 1000)}/s | (d) p99 | (d⁰) VmHWM under load | (d) VmHWM |`, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
@@ -144,7 +160,7 @@ export function renderReport (input: ReportInput): string {
   out.push('| route | target | round trips/request (socket reads by redis-server) | commands sent/request (MONITOR) | by command | commands executed/request (INFO commandstats, script internals included) | redis-server CPU µs/req |', '|---|---|---:|---:|---|---|---:|')
   const perRequest = (calls: Record<string, number>, requests: number): string => Object.entries(calls).sort((x, y) => y[1] - x[1]).map(([name, count]) => `${name} ${(count / requests).toFixed(count / requests < 0.01 ? 4 : 2)}`).join(', ')
   for (const route of ROUTES) {
-    for (const target of ['broker', 'broker-baseline', 'broker-no-redis', 'broker-eval-budget'] as const) {
+    for (const target of ['broker', 'broker-baseline', 'broker-no-redis', 'broker-quiet', 'broker-eval-budget'] as const) {
       const entry = find(input, target, route)
       if (entry?.redisCalls === undefined) continue
       const requests = entry.saturation.reduce((sum, run) => sum + run.requests, 0)

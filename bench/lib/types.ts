@@ -1,6 +1,6 @@
 import type { RateResult, SaturationResult } from './load.js'
 
-export type TargetId = 'direct' | 'bare' | 'nginx' | 'broker' | 'broker-no-redis' | 'broker-eval-budget' | 'broker-baseline'
+export type TargetId = 'direct' | 'bare' | 'nginx' | 'broker' | 'broker-no-redis' | 'broker-quiet' | 'broker-eval-budget' | 'broker-baseline'
 export type RouteId = 'tenant' | 'users-me'
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -9,12 +9,13 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   nginx: '(c) nginx',
   broker: '(d) qlik-broker',
   'broker-no-redis': '(d′) qlik-broker, no Redis',
+  'broker-quiet': '(d‴) qlik-broker, logs at warn',
   'broker-eval-budget': '(d″) qlik-broker, Redis EVAL per request',
   'broker-baseline': '(d⁰) qlik-broker at the --baseline commit'
 }
 
 /** Variants of the broker, measured to price one thing each: fewer runs, the first fixed rate only. */
-export const VARIANTS: ReadonlySet<TargetId> = new Set(['broker-no-redis', 'broker-eval-budget'])
+export const VARIANTS: ReadonlySet<TargetId> = new Set(['broker-no-redis', 'broker-quiet', 'broker-eval-budget'])
 
 export const ROUTE_LABELS: Record<RouteId, string> = {
   tenant: '`GET /api/v1/tenants/{id}` (register host)',
