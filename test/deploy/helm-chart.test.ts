@@ -435,7 +435,7 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
     const { deployment, env, config } = brokerInputOf('default')
     assert.equal(brokerContainer(deployment).resources?.limits?.memory, '256Mi', 'the default limit bench/memory.ts measures against')
     // Node resolves the percentage against the cgroup's limit itself, so the heap follows resources.limits.memory (and a VPA).
-    assert.equal(env.get('NODE_OPTIONS')?.value, '--max-old-space-size-percentage=25 --max-semi-space-size=1')
+    assert.equal(env.get('NODE_OPTIONS')?.value, '--max-old-space-size-percentage=25 --max-semi-space-size=3')
     assert.equal(env.get('MALLOC_ARENA_MAX')?.value, '2')
     assert.deepEqual([config.server.maxInFlightRequests, config.server.maxInFlightBodyBytes, config.server.maxConnections, config.server.logBufferBytes], [128, 16_777_216, 4096, 4_194_304], 'the broker reads the caps the chart renders')
     for (const name of ['BROKER_MAX_IN_FLIGHT_REQUESTS', 'BROKER_MAX_IN_FLIGHT_BODY_BYTES', 'BROKER_MAX_CONNECTIONS', 'LOG_BUFFER_MAX_BYTES']) {
@@ -458,7 +458,7 @@ await describe('helm chart helm/qlik-broker', { skip: helm.skip }, async () => {
       const result = await template(['-f', file])
       assert.equal(result.code, 0, result.stderr)
       const env = envOf(brokerContainer(only<Deployment>(parseManifests(result.stdout), 'Deployment')))
-      assert.equal(env.get('NODE_OPTIONS')?.value, '--max-old-space-size-percentage=25 --max-semi-space-size=1 --enable-source-maps')
+      assert.equal(env.get('NODE_OPTIONS')?.value, '--max-old-space-size-percentage=25 --max-semi-space-size=3 --enable-source-maps')
       assert.equal(env.get('IDEMPOTENCY_MEMORY_MAX_BYTES')?.value, '8388608', 'a share of the heap, not the broker\'s 64 MiB default')
     } finally {
       dir.remove()
