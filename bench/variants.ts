@@ -1,0 +1,163 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { request } from 'undici'
+import { benchBrokerEnv } from './lib/broker-env.js'
+import { buildBroker, transpileBenchFile } from './lib/build.js'
+import { autocannon, fixedRate } from './lib/load.js'
+import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
+
+/**
+ * `npm run bench:variants -- <name>:<ENV=value;…>…`: the work tree's broker
+ * started once per variant, each with its own environment (and node flags
+ * from `NODE_ARGS`), beside the bare proxy, all in front of one simulator and
+ * one Redis, measured in interleaved runs: CPU per request split by thread
+ * (the main thread, V8's GC workers, libuv's pool) at saturation, or the
+ * open-loop latency at `--rate`. For pricing one setting or one feature
+ * against another before `npm run bench` measures the chosen one:
+ *
+ *   npm run bench:variants -- 'all:' 'quiet:LOG_LEVEL=warn' 'no-redis:REDIS_URL=;CACHE_ENCRYPTION_KEYS='
+ *   npm run bench:variants -- 'chart:NODE_ARGS=--max-old-space-size=64 --max-semi-space-size=3' 'semi1:NODE_ARGS=--max-old-space-size=64 --max-semi-space-size=1'
+ *   npm run bench:variants -- --route users-me --rate 1000 'all:' 'no-cache:REGISTRY_CACHE_SECONDS=0'
+ */
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    route: { type: 'string', default: 'tenant' },
+    seconds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    rate: { type: 'string' }
+  }
+})
+
+interface Variant { name: string, env: Record<string, string>, nodeArgs: string[] }
+
+function parseVariant (text: string): Variant {
+  const colon = text.indexOf(':')
+  const name = colon === -1 ? text : text.slice(0, colon)
+  const env: Record<string, string> = {}
+  for (const pair of (colon === -1 ? '' : text.slice(colon + 1)).split(';').filter((entry) => entry !== '')) {
+    const equals = pair.indexOf('=')
+    if (equals === -1) throw new Error(`"${pair}" in variant ${name}: expected NAME=value`)
+    env[pair.slice(0, equals)] = pair.slice(equals + 1)
+  }
+  const { NODE_ARGS: nodeArgs = '', ...rest } = env
+  return { name, env: rest, nodeArgs: nodeArgs.split(' ').filter((arg) => arg !== '') }
+}
+
+const variants = positionals.map(parseVariant)
+if (variants.length === 0) {
+  process.stderr.write('usage: npm run bench:variants -- [--route tenant|users-me] [--rate N] <name>:<ENV=value;…>…\n')
+  process.exit(2)
+}
+const SECONDS = Number(args.seconds)
+const RUNS = Number(args.runs)
+const SIM_CLIENT = { region: 'eu', clientId: 'bench-eu-client', clientSecret: 'bench-eu-secret-0123456789abcdef' }
+const REGISTER_HOST = 'register.eu.qlikcloud.com'
+const CLOCK_TICK_MS = 10
+
+type ThreadCpu = Map<string, { userMs: number, systemMs: number }>
+
+/** CPU so far of each of a process's threads, by role: main, V8Worker (GC, compilation), libuv-worker (fs, dns, crypto). */
+function threadCpu (pid: number): ThreadCpu {
+  const byRole: ThreadCpu = new Map()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const role = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const entry = byRole.get(role) ?? { userMs: 0, systemMs: 0 }
+    entry.userMs += Number(fields[11]) * CLOCK_TICK_MS
+    entry.systemMs += Number(fields[12]) * CLOCK_TICK_MS
+    byRole.set(role, entry)
+  }
+  return byRole
+}
+
+async function post (origin: string, path: string, host: string, body: string, contentType: string): Promise<Record<string, unknown>> {
+  const response = await request(`${origin}${path}`, { method: 'POST', headers: { host, 'content-type': contentType }, body })
+  return JSON.parse(await response.body.text()) as Record<string, unknown>
+}
+
+interface Running { name: string, proc: Proc, origin: string }
+
+const built = buildBroker(undefined)
+const bare = transpileBenchFile('bare-proxy')
+const dir = mkdtempSync(join(tmpdir(), 'qlik-broker-variants-'))
+const redis = await startRedis()
+try {
+  const sim = startProcess('simulator', process.execPath, [join(built.dist, 'simulator', 'main.js')], { env: { SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_CLIENTS: JSON.stringify([SIM_CLIENT]), SIM_TIER1_PER_WINDOW: '1000000000', SIM_TIER2_PER_WINDOW: '1000000000', SIM_GUESS_REGISTER_SERVES_TENANT_READS: 'true' } })
+  const simOrigin = String((await firstJsonLine(sim)).url)
+  const tenant = await post(simOrigin, '/__sim/tenants', REGISTER_HOST, JSON.stringify({ region: 'eu', name: 'bench' }), 'application/json')
+  const tenantId = String(tenant.id)
+  const tenantHost = String((tenant.hostnames as unknown[])[0])
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret }).toString()
+  const registerToken = String((await post(simOrigin, '/oauth/token', REGISTER_HOST, form, 'application/x-www-form-urlencoded')).access_token)
+  const tenantToken = String((await post(simOrigin, '/oauth/token', tenantHost, form, 'application/x-www-form-urlencoded')).access_token)
+  const me = await request(`${simOrigin}/api/v1/users/me`, { headers: { host: tenantHost, authorization: `Bearer ${tenantToken}` } })
+  await me.body.dump()
+  const botUserPath = new URL(String(me.headers.location), `https://${tenantHost}`).pathname
+
+  mkdirSync(join(dir, 'secrets'))
+  writeFileSync(join(dir, 'secrets', 'eu.json'), JSON.stringify({ client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret }))
+  const key = `qbk_${randomBytes(32).toString('base64url')}`
+  writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers: [{ name: 'bench', apiKeyHashes: [`sha256:${createHash('sha256').update(key).digest('hex')}`], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET|POST /api/v1/users/**'] }] }] }))
+  const env = benchBrokerEnv({ dir, simOrigin, redisUrl: redis.url, keyPrefix: 'qb-variants:' })
+  const path = args.route === 'users-me' ? `/regions/eu/tenants/${tenantHost}${botUserPath}` : `/regions/eu/api/v1/tenants/${tenantId}`
+  const headers = { authorization: `Bearer ${key}` }
+
+  const running: Running[] = []
+  const bareProc = startProcess('bare', process.execPath, [bare], { env: { BARE_PROXY_CONFIG: JSON.stringify({ port: 0, upstream: simOrigin, registerHost: REGISTER_HOST, registerToken, tenantId, tenantHost, tenantToken }) } })
+  running.push({ name: '(b) bare proxy', proc: bareProc, origin: `http://127.0.0.1:${Number((await firstJsonLine(bareProc)).port)}` })
+  for (const variant of variants) {
+    const port = await freePort()
+    const proc = startProcess(variant.name, process.execPath, [...variant.nodeArgs, join(built.dist, 'server.js')], { env: { ...env, BROKER_PORT: String(port), ...variant.env }, logFile: join(dir, `${variant.name}.log`) })
+    const origin = `http://127.0.0.1:${port}`
+    await waitFor('/readyz 200', proc, async () => await httpOk(`${origin}/readyz`))
+    await waitFor(`200 on ${path}`, proc, async () => await httpOk(`${origin}${path}`, headers), 20_000, 50)
+    running.push({ name: variant.name, proc, origin })
+  }
+  for (const target of running) await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: 2 })
+
+  if (args.rate !== undefined) {
+    const worker = transpileBenchFile('load-worker')
+    const rate = Number(args.rate)
+    for (let run = 0; run < RUNS; run++) {
+      for (const target of running) {
+        const result = await fixedRate(worker, { origin: target.origin, path, headers }, { rate, seconds: SECONDS, warmupSeconds: 0.5, connections: 64 })
+        const { p50, p90, p99, p999, max } = result.latencyMs
+        process.stdout.write(`${target.name.padEnd(16)} ${rate}/s run ${run + 1}: p50 ${p50.toFixed(2)} p90 ${p90.toFixed(2)} p99 ${p99.toFixed(2)} p99.9 ${p999.toFixed(2)} max ${max.toFixed(2)} ms (generator lag p99 ${result.generatorLagMs.p99.toFixed(2)} ms)\n`)
+      }
+    }
+  } else {
+    const totals = new Map<string, { requests: number, cpu: ThreadCpu }>()
+    for (let run = 0; run < RUNS; run++) {
+      for (const target of running) {
+        const before = threadCpu(target.proc.pid)
+        const result = await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: SECONDS })
+        const after = threadCpu(target.proc.pid)
+        const total = totals.get(target.name) ?? { requests: 0, cpu: new Map() }
+        total.requests += result.rps * SECONDS
+        for (const [role, used] of after) {
+          const was = before.get(role) ?? { userMs: 0, systemMs: 0 }
+          const sum = total.cpu.get(role) ?? { userMs: 0, systemMs: 0 }
+          total.cpu.set(role, { userMs: sum.userMs + used.userMs - was.userMs, systemMs: sum.systemMs + used.systemMs - was.systemMs })
+        }
+        totals.set(target.name, total)
+        process.stderr.write(`${target.name} run ${run + 1}: ${Math.round(result.rps)} req/s\n`)
+      }
+    }
+    process.stdout.write(`${args.route} route, ${RUNS} × ${SECONDS} s at 50 connections, CPU µs per request (user/system per thread role):\n`)
+    for (const [name, { requests, cpu }] of totals) {
+      const perRequest = (ms: number): string => (ms * 1000 / requests).toFixed(0)
+      const all = [...cpu.values()].reduce((sum, used) => sum + used.userMs + used.systemMs, 0)
+      const roles = [...cpu].filter(([, used]) => used.userMs + used.systemMs > 0).map(([role, used]) => `${role} ${perRequest(used.userMs)}/${perRequest(used.systemMs)}`).join(', ')
+      process.stdout.write(`${name.padEnd(16)} ${Math.round(requests / RUNS / SECONDS).toString().padStart(6)} req/s ${(all * 1000 / requests).toFixed(1).padStart(7)} µs/req   ${roles}\n`)
+    }
+  }
+} finally {
+  killAllStarted()
+  await redis.stop()
+  rmSync(dir, { recursive: true, force: true })
+}
