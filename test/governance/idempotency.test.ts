@@ -1,3 +1,4 @@
+// test/run.ts: second lane (broker replicas answering concurrent creates, with Qlik's latency in real time: mostly waiting)
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Pool } from 'undici'
