@@ -81,13 +81,19 @@ const OWN_PROCESS = /^\/\/ test\/run\.ts: own process\b/m
 const SECOND_LANE = /^\/\/ test\/run\.ts: second lane\b/m
 const LANES = Number(process.env.TEST_LANES ?? Math.min(2, availableParallelism()))
 
-/** Runs `file` as `node --test` runs each file: a child process (with this one's loader flags), failing on a non-zero exit. */
-async function runInOwnProcess (file: string): Promise<void> {
-  const child = spawn(process.execPath, [...process.execArgv, '--test-reporter=spec', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** A child runner with this process's loader flags and the spec reporter: how it ended, and all it printed. */
+async function runChild (args: string[]): Promise<{ code: number | null, signal: NodeJS.Signals | null, output: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, '--test-reporter=spec', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
   const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null]
+  return { code, signal, output }
+}
+
+/** Runs `file` as `node --test` runs each file: in a child process, failing on a non-zero exit. */
+async function runInOwnProcess (file: string): Promise<void> {
+  const { code, signal, output } = await runChild([file])
   if (code !== 0) throw new Error(`${relative(process.cwd(), file)} failed in its own process (exit ${String(code ?? signal)}):\n${output}`)
 }
 
@@ -100,7 +106,7 @@ for (const file of files) {
 }
 
 // Started before this lane's first file, awaited after its last.
-const secondLaneRun = secondLane.length === 0 ? undefined : startSecondLane(secondLane)
+const secondLaneRun = secondLane.length === 0 ? undefined : runChild([process.argv[1] ?? 'test/run.ts', '--second-lane', ...secondLane])
 
 for (const { file, ownProcess } of here) {
   await test(relative(process.cwd(), file), async () => {
@@ -116,15 +122,6 @@ if (secondLaneRun !== undefined) {
     for (const line of output.split('\n').filter((text) => /^ℹ (tests|pass|fail|cancelled|skipped) \d+/.test(text))) t.diagnostic(`second lane ${line.slice(2)}`)
     if (code !== 0) throw new Error(`the second lane failed (exit ${String(code ?? signal)}): its report is above`)
   })
-}
-
-/** The second lane: a runner process of its own, running `laneFiles` one after the other. */
-function startSecondLane (laneFiles: string[]): Promise<{ code: number | null, signal: NodeJS.Signals | null, output: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, '--test-reporter=spec', process.argv[1] ?? 'test/run.ts', '--second-lane', ...laneFiles], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-  return once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, output }))
 }
 
 // Every test has ended; node:test prints its summary when the event loop
