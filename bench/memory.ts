@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,10 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { parse as parseYaml } from 'yaml'
+import { apiKey, seedTenant, startBenchSimulator, writeBenchSecrets } from './lib/bench-qlik.js'
 import { benchBrokerEnv } from './lib/broker-env.js'
 import { buildBroker, ROOT } from './lib/build.js'
 import { runAutocannon, type LoadTarget } from './lib/load.js'
-import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
+import { freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
 import { memoryMiB } from './lib/procfs.js'
 
 /**
@@ -216,9 +216,6 @@ export function renderMemorySection (runs: readonly MemoryRun[]): string {
 
 // --- stand-alone: its own simulator, Redis and broker build -------------------------------------
 
-const SIM_CLIENT = { region: 'eu', clientId: 'bench-eu-client', clientSecret: 'bench-eu-secret-0123456789abcdef' }
-const REGISTER_HOST = 'register.eu.qlikcloud.com'
-
 async function standalone (): Promise<void> {
   const { values: args } = parseArgs({
     options: {
@@ -238,23 +235,18 @@ async function standalone (): Promise<void> {
   try {
     log('building the broker (work tree) with tsc')
     const built = buildBroker()
-    simulator = startProcess('simulator', process.execPath, [join(built.dist, 'simulator', 'main.js')], {
-      env: { SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_CLIENTS: JSON.stringify([SIM_CLIENT]), SIM_TIER1_PER_WINDOW: '1000000000', SIM_TIER2_PER_WINDOW: '1000000000', SIM_GUESS_REGISTER_SERVES_TENANT_READS: 'true' }
-    })
-    const simOrigin = String((await firstJsonLine(simulator)).url)
-    const created = await request(`${simOrigin}/__sim/tenants`, { method: 'POST', headers: { host: REGISTER_HOST, 'content-type': 'application/json' }, body: JSON.stringify({ region: 'eu', name: 'bench' }) })
-    const tenant = await created.body.json() as { id: string }
-    mkdirSync(join(dir, 'secrets'))
-    writeFileSync(join(dir, 'secrets', 'eu.json'), JSON.stringify({ client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret }))
-    const key = `qbk_${randomBytes(32).toString('base64url')}`
-    const hash = `sha256:${createHash('sha256').update(key).digest('hex')}`
+    const sim = await startBenchSimulator(built.dist)
+    simulator = sim.proc
+    const { tenantId } = await seedTenant(sim.origin)
+    writeBenchSecrets(dir)
+    const { key, hash } = apiKey()
     writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers: [{ name: 'bench', apiKeyHashes: [hash], grants: [{ regions: ['eu'], actions: ['tenants:read'] }] }] }))
     const env = {
-      ...benchBrokerEnv({ dir, simOrigin, redisUrl: redis.url, keyPrefix: 'qb-bench-memory:' }),
+      ...benchBrokerEnv({ dir, simOrigin: sim.origin, redisUrl: redis.url, keyPrefix: 'qb-bench-memory:' }),
       ...Object.fromEntries((args.env ?? []).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
     }
     const runs = await memoryScenarios(
-      { dist: built.dist, env, route: { path: `/regions/eu/api/v1/tenants/${tenant.id}`, headers: { authorization: `Bearer ${key}` } } },
+      { dist: built.dist, env, route: { path: `/regions/eu/api/v1/tenants/${tenantId}`, headers: { authorization: `Bearer ${key}` } } },
       { connections: Number(args.connections), seconds: Number(args.seconds), burst: Number(args.burst), burstSeconds: Number(args['burst-seconds']), nodeOptions: args['node-options'], limitMiB: args['limit-mib'] === undefined ? undefined : Number(args['limit-mib']), dir }
     )
     const report = `${renderMemorySection(runs)}\nBuilt from ${built.label} (${built.commit}${built.dirtyFiles > 0 ? `, ${built.dirtyFiles} files changed under src/` : ''}), ${new Date().toISOString()}.\n`

@@ -1,10 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { request } from 'undici'
+import { apiKey, REGISTER_HOST, seedTenant, startBenchSimulator, writeBenchSecrets } from './lib/bench-qlik.js'
 import { benchBrokerEnv } from './lib/broker-env.js'
 import { buildBroker, ROOT, transpileBenchFile, type BuiltBroker } from './lib/build.js'
 import { memoryScenarios, renderMemorySection } from './memory.js'
@@ -71,37 +70,6 @@ const EVAL_BUDGET_BASELINE = join(ROOT, 'bench', 'baselines', 'rate-budget.eval-
 
 const log = (message: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`) }
 
-const SIM_CLIENT = { region: 'eu', clientId: 'bench-eu-client', clientSecret: 'bench-eu-secret-0123456789abcdef' }
-const REGISTER_HOST = 'register.eu.qlikcloud.com'
-
-async function post (origin: string, path: string, host: string, body: string, contentType: string): Promise<Record<string, unknown>> {
-  const response = await request(`${origin}${path}`, { method: 'POST', headers: { host, 'content-type': contentType }, body })
-  const text = await response.body.text()
-  if (response.statusCode >= 300) throw new Error(`POST ${path} on ${host}: ${response.statusCode} ${text}`)
-  return JSON.parse(text) as Record<string, unknown>
-}
-
-async function mintToken (origin: string, host: string): Promise<string> {
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret })
-  const answer = await post(origin, '/oauth/token', host, form.toString(), 'application/x-www-form-urlencoded')
-  return String(answer.access_token)
-}
-
-/** The bot user's own path, from the `/users/me` redirect. */
-async function botUserPathOf (origin: string, host: string, token: string): Promise<string> {
-  const response = await request(`${origin}/api/v1/users/me`, { headers: { host, authorization: `Bearer ${token}` } })
-  await response.body.dump()
-  const location = response.headers.location
-  if (response.statusCode !== 302 || typeof location !== 'string') throw new Error(`/users/me on ${host}: ${response.statusCode}, not a redirect`)
-  return new URL(location, `https://${host}`).pathname
-}
-
-/** A broker API key and its config entry, made the way `qlik-broker create-api-key` makes them. */
-function apiKey (): { key: string, hash: string } {
-  const key = `qbk_${randomBytes(32).toString('base64url')}`
-  return { key, hash: `sha256:${createHash('sha256').update(key).digest('hex')}` }
-}
-
 interface World {
   built: BuiltBroker
   /** `--baseline <commit>`: the broker at that commit, measured as (d⁰) beside (d). */
@@ -124,23 +92,6 @@ interface World {
   brokerEnv: Record<string, string>
 }
 
-async function startSimulator (built: BuiltBroker): Promise<{ proc: Proc, origin: string, port: number }> {
-  const proc = startProcess('simulator', process.execPath, [join(built.dist, 'simulator', 'main.js')], {
-    env: {
-      SIM_PORT: '0',
-      SIM_HOST: '127.0.0.1',
-      SIM_CLIENTS: JSON.stringify([SIM_CLIENT]),
-      SIM_TIER1_PER_WINDOW: '1000000000',
-      SIM_TIER2_PER_WINDOW: '1000000000',
-      // The tenants route is measured on the register host, as in every earlier run (docs/benchmarks.md);
-      // Qlik does not document it there, so the simulator serves it only under this guess.
-      SIM_GUESS_REGISTER_SERVES_TENANT_READS: 'true'
-    }
-  })
-  const line = await firstJsonLine(proc)
-  return { proc, origin: String(line.url), port: Number(line.port) }
-}
-
 async function setUp (targets: readonly TargetId[]): Promise<World> {
   log(`building the broker (${args.ref === undefined ? 'work tree' : `--ref ${args.ref}`}) with tsc`)
   const built = buildBroker(args.ref)
@@ -151,16 +102,9 @@ async function setUp (targets: readonly TargetId[]): Promise<World> {
   const bareProxy = transpileBenchFile('bare-proxy')
   const dir = mkdtempSync(join(tmpdir(), 'qlik-broker-bench-'))
   const redis = await startRedis()
-  const sim = await startSimulator(built)
-  const tenant = await post(sim.origin, '/__sim/tenants', REGISTER_HOST, JSON.stringify({ region: 'eu', name: 'bench' }), 'application/json')
-  const tenantId = String(tenant.id)
-  const tenantHost = String((tenant.hostnames as unknown[])[0])
-  const registerToken = await mintToken(sim.origin, REGISTER_HOST)
-  const tenantToken = await mintToken(sim.origin, tenantHost)
-  const botUserPath = await botUserPathOf(sim.origin, tenantHost, tenantToken)
-
-  mkdirSync(join(dir, 'secrets'))
-  writeFileSync(join(dir, 'secrets', 'eu.json'), JSON.stringify({ client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret }))
+  const sim = await startBenchSimulator(built.dist)
+  const { tenantId, tenantHost, registerToken, tenantToken, botUserPath } = await seedTenant(sim.origin)
+  writeBenchSecrets(dir)
   const { key, hash } = apiKey()
   // The measured caller plus a few others, as a real config has.
   const others = Array.from({ length: 9 }, (_, index) => ({ name: `service-${index}`, apiKeyHashes: [apiKey().hash], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET /api/v1/spaces'] }] }))

@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { request } from 'undici'
+import { apiKey, REGISTER_HOST, seedTenant, startBenchSimulator, writeBenchSecrets } from './lib/bench-qlik.js'
 import { benchBrokerEnv } from './lib/broker-env.js'
 import { buildBroker, transpileBenchFile } from './lib/build.js'
 import { autocannon, fixedRate } from './lib/load.js'
@@ -54,8 +53,6 @@ if (variants.length === 0) {
 }
 const SECONDS = Number(args.seconds)
 const RUNS = Number(args.runs)
-const SIM_CLIENT = { region: 'eu', clientId: 'bench-eu-client', clientSecret: 'bench-eu-secret-0123456789abcdef' }
-const REGISTER_HOST = 'register.eu.qlikcloud.com'
 const CLOCK_TICK_MS = 10
 
 type ThreadCpu = Map<string, { userMs: number, systemMs: number }>
@@ -75,11 +72,6 @@ function threadCpu (pid: number): ThreadCpu {
   return byRole
 }
 
-async function post (origin: string, path: string, host: string, body: string, contentType: string): Promise<Record<string, unknown>> {
-  const response = await request(`${origin}${path}`, { method: 'POST', headers: { host, 'content-type': contentType }, body })
-  return JSON.parse(await response.body.text()) as Record<string, unknown>
-}
-
 interface Running { name: string, proc: Proc, origin: string }
 
 const built = buildBroker(undefined)
@@ -87,28 +79,17 @@ const bare = transpileBenchFile('bare-proxy')
 const dir = mkdtempSync(join(tmpdir(), 'qlik-broker-variants-'))
 const redis = await startRedis()
 try {
-  const sim = startProcess('simulator', process.execPath, [join(built.dist, 'simulator', 'main.js')], { env: { SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_CLIENTS: JSON.stringify([SIM_CLIENT]), SIM_TIER1_PER_WINDOW: '1000000000', SIM_TIER2_PER_WINDOW: '1000000000', SIM_GUESS_REGISTER_SERVES_TENANT_READS: 'true' } })
-  const simOrigin = String((await firstJsonLine(sim)).url)
-  const tenant = await post(simOrigin, '/__sim/tenants', REGISTER_HOST, JSON.stringify({ region: 'eu', name: 'bench' }), 'application/json')
-  const tenantId = String(tenant.id)
-  const tenantHost = String((tenant.hostnames as unknown[])[0])
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret }).toString()
-  const registerToken = String((await post(simOrigin, '/oauth/token', REGISTER_HOST, form, 'application/x-www-form-urlencoded')).access_token)
-  const tenantToken = String((await post(simOrigin, '/oauth/token', tenantHost, form, 'application/x-www-form-urlencoded')).access_token)
-  const me = await request(`${simOrigin}/api/v1/users/me`, { headers: { host: tenantHost, authorization: `Bearer ${tenantToken}` } })
-  await me.body.dump()
-  const botUserPath = new URL(String(me.headers.location), `https://${tenantHost}`).pathname
-
-  mkdirSync(join(dir, 'secrets'))
-  writeFileSync(join(dir, 'secrets', 'eu.json'), JSON.stringify({ client_id: SIM_CLIENT.clientId, client_secret: SIM_CLIENT.clientSecret }))
-  const key = `qbk_${randomBytes(32).toString('base64url')}`
-  writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers: [{ name: 'bench', apiKeyHashes: [`sha256:${createHash('sha256').update(key).digest('hex')}`], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET|POST /api/v1/users/**'] }] }] }))
-  const env = benchBrokerEnv({ dir, simOrigin, redisUrl: redis.url, keyPrefix: 'qb-variants:' })
+  const sim = await startBenchSimulator(built.dist)
+  const { tenantId, tenantHost, registerToken, tenantToken, botUserPath } = await seedTenant(sim.origin)
+  writeBenchSecrets(dir)
+  const { key, hash } = apiKey()
+  writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers: [{ name: 'bench', apiKeyHashes: [hash], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET|POST /api/v1/users/**'] }] }] }))
+  const env = benchBrokerEnv({ dir, simOrigin: sim.origin, redisUrl: redis.url, keyPrefix: 'qb-variants:' })
   const path = args.route === 'users-me' ? `/regions/eu/tenants/${tenantHost}${botUserPath}` : `/regions/eu/api/v1/tenants/${tenantId}`
   const headers = { authorization: `Bearer ${key}` }
 
   const running: Running[] = []
-  const bareProc = startProcess('bare', process.execPath, [bare], { env: { BARE_PROXY_CONFIG: JSON.stringify({ port: 0, upstream: simOrigin, registerHost: REGISTER_HOST, registerToken, tenantId, tenantHost, tenantToken }) } })
+  const bareProc = startProcess('bare', process.execPath, [bare], { env: { BARE_PROXY_CONFIG: JSON.stringify({ port: 0, upstream: sim.origin, registerHost: REGISTER_HOST, registerToken, tenantId, tenantHost, tenantToken }) } })
   running.push({ name: '(b) bare proxy', proc: bareProc, origin: `http://127.0.0.1:${Number((await firstJsonLine(bareProc)).port)}` })
   for (const variant of variants) {
     const port = await freePort()
