@@ -37,13 +37,18 @@ export const EVENT_FIELD = 'event'
  * is most of what an XADD costs the broker to encode (docs/benchmarks.md).
  */
 export function toFields (event: AuditRecord): string[] {
+  return [EVENT_FIELD, toEntryJson(event)]
+}
+
+/** The value of a stream entry's `event` field: the record's named fields as JSON. */
+export function toEntryJson (event: AuditRecord): string {
   // Copied field by field rather than through JSON.stringify's allowlist argument, which V8 serialises on a slow path.
   const stored: Partial<Record<keyof AuditRecord, string | number>> = {}
   for (const name of FIELD_NAMES) {
     const value = event[name]
     if (value !== undefined) stored[name] = value
   }
-  return [EVENT_FIELD, JSON.stringify(stored)]
+  return JSON.stringify(stored)
 }
 
 const FIELD_NAMES = ['time', 'requestId', 'callerRequestId', 'caller', 'region', 'tenant', 'tenantHostname', 'action', 'outcome', 'upstreamStatus', 'durationMs', 'idempotencyKey', 'method', 'path'] as const satisfies ReadonlyArray<keyof AuditRecord>

@@ -1,6 +1,21 @@
+import { createHash } from 'node:crypto'
 import type { RedisClient } from '../redis/redis-client.js'
 import { untilConnected } from '../redis/redis-ready.js'
-import { fromFields, toFields, type AuditLog, type StoredAuditRecord } from './audit-log.js'
+import { EVENT_FIELD, fromFields, toEntryJson, type AuditLog, type StoredAuditRecord } from './audit-log.js'
+
+/**
+ * Appends each ARGV after the first as one entry (`event` = the JSON) and
+ * trims to about ARGV[1] entries. One command for a chunk of events instead
+ * of one XADD each: an XADD costs the broker a command object, its encoding
+ * and its reply (about 5 µs per event), a chunk's script call the same once
+ * (docs/benchmarks.md, "Round 4").
+ */
+const APPEND_SOURCE = `
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', '${EVENT_FIELD}', ARGV[i])
+end
+return #ARGV - 1`
+const APPEND_SHA = createHash('sha1').update(APPEND_SOURCE).digest('hex')
 
 export interface RedisAuditLogOptions {
   redis: RedisClient
@@ -9,22 +24,24 @@ export interface RedisAuditLogOptions {
   maxLen: number
   /** Events wait at most this long to be written with the ones that follow. Default 20 ms. */
   flushIntervalMs?: number
-  /** A batch is written at once when it reaches this many events. Default 256. */
+  /** A batch is written at once when it reaches this many events; also the most events one script call appends. Default 256. */
   maxBatch?: number
   /** While Redis cannot take them, events wait (retried every second) up to this many; older ones are dropped and their append rejects. Default 10,000. */
   maxQueued?: number
 }
 
 interface Pending {
-  fields: string[]
+  json: string
   settle: (error: Error | null) => void
 }
 
 /**
  * Audit events in one Redis stream (`<prefix>audit`), shared by every replica,
  * capped at about `maxLen` entries. Events are written in batches, one
- * pipeline of XADDs per `flushIntervalMs` or `maxBatch` events: one socket
- * write and one read for many requests instead of one each. This replica's
+ * pipeline per `flushIntervalMs` or `maxBatch` events: one socket write and
+ * one read for many requests instead of one each, and one script call per
+ * `maxBatch` events in it instead of one XADD each. A script call that fails
+ * fails for all of its events (it is refused whole, e.g. Redis out of memory). This replica's
  * own reads flush first, so what it just recorded is always in what it lists;
  * another replica's events show up within `flushIntervalMs`. While Redis is
  * unreachable events wait in memory, bounded, and are written once it is back.
@@ -42,19 +59,40 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
   let waitingForRedis = false
   const retryIntervalMs = Math.max(flushIntervalMs, 1_000)
 
+  /** One script call per chunk, in one pipeline; a chunk Redis had no script for yet (restart, failover) is sent again with the script's text. */
+  async function appendChunks (chunks: Pending[][]): Promise<Array<Error | null>> {
+    const args = (chunk: Pending[]): Array<string | number> => [key, options.maxLen, ...chunk.map((pending) => pending.json)]
+    const pipeline = redis.pipeline()
+    for (const chunk of chunks) pipeline.evalsha(APPEND_SHA, 1, ...args(chunk))
+    const results = await pipeline.exec()
+    if (results === null) throw new Error('the audit pipeline was not run')
+    const errors = results.map(([error]) => error)
+    const unknownScript = chunks.filter((_, index) => errors[index]?.message.startsWith('NOSCRIPT') === true)
+    if (unknownScript.length === 0) return errors
+    const again = redis.pipeline()
+    for (const chunk of unknownScript) again.eval(APPEND_SOURCE, 1, ...args(chunk))
+    const retried = await again.exec()
+    if (retried === null) throw new Error('the audit pipeline was not run')
+    let next = 0
+    return errors.map((error) => error?.message.startsWith('NOSCRIPT') === true ? retried[next++]?.[0] ?? null : error)
+  }
+
   /** Settles what Redis stored or refused; gives back what it could not be asked (connection down). */
   async function write (batch: Pending[]): Promise<Pending[]> {
-    let results: Array<[Error | null, unknown]> | null
+    const chunks: Pending[][] = []
+    for (let start = 0; start < batch.length; start += maxBatch) chunks.push(batch.slice(start, start + maxBatch))
+    let errors: Array<Error | null>
     try {
       await untilConnected(redis)
-      const pipeline = redis.pipeline()
-      for (const { fields } of batch) pipeline.xadd(key, 'MAXLEN', '~', options.maxLen, '*', ...fields)
-      results = await pipeline.exec()
+      errors = await appendChunks(chunks)
     } catch {
       return batch
     }
-    if (results === null || results.every(([error]) => error !== null && isConnectionError(error))) return batch
-    batch.forEach((pending, index) => { pending.settle(results[index]?.[0] ?? null) })
+    if (errors.every((error) => error !== null && isConnectionError(error))) return batch
+    chunks.forEach((chunk, index) => {
+      const error = errors[index] ?? null
+      for (const pending of chunk) pending.settle(error)
+    })
     waitingForRedis = false
     return []
   }
@@ -120,7 +158,7 @@ export function createRedisAuditLog (options: RedisAuditLogOptions): AuditLog {
     kind: 'redis',
     append (event) {
       return new Promise<void>((resolve, reject) => {
-        queue.push({ fields: toFields(event), settle: (error) => { if (error === null) resolve(); else reject(error) } })
+        queue.push({ json: toEntryJson(event), settle: (error) => { if (error === null) resolve(); else reject(error) } })
         dropOverflow()
         if (queue.length >= maxBatch && !waitingForRedis) flushInBackground()
         else schedule(flushIntervalMs)

@@ -14,6 +14,13 @@ async function readsProcessed (client: Redis): Promise<number> {
   return Number(match?.[1])
 }
 
+/** Calls of each command redis-server ran since the last reset (INFO commandstats; a script's own calls included). */
+async function commandCalls (client: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>()
+  for (const match of (await client.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+)/g)) calls.set(match[1] ?? '', Number(match[2]))
+  return calls
+}
+
 async function requestIds (client: Redis, key: string): Promise<string[]> {
   const entries = await client.xrange(key, '-', '+')
   return entries.map(([, fields]) => fromFields(fields)?.requestId ?? '')
@@ -48,6 +55,36 @@ await describe('the Redis audit log writes in batches', async () => {
     const ids = await requestIds(assertions, key)
     assert.deepEqual(ids, Array.from({ length: 1_000 }, (_, n) => `r-${n}`))
     assert.ok(reads <= 20, `${reads} socket reads by redis-server for 1,000 events (batches of 256)`)
+  })
+
+  await it('appends up to maxBatch events with one script call, not one XADD command each', async () => {
+    const { key, log } = newLog({ maxBatch: 100 })
+    await Promise.all(Array.from({ length: 5 }, async (_, n) => { await log.append(event(n)) }))
+    await assertions.config('RESETSTAT')
+    await Promise.all(Array.from({ length: 1_000 }, async (_, n) => { await log.append(event(n)) }))
+    const calls = await commandCalls(assertions)
+    const scriptCalls = (calls.get('evalsha') ?? 0) + (calls.get('eval') ?? 0)
+    assert.equal(calls.get('xadd'), 1_000, 'each event is still its own stream entry')
+    assert.ok(scriptCalls >= 10 && scriptCalls <= 20, `${scriptCalls} script calls for 1,000 events in chunks of at most 100`)
+    assert.equal((await requestIds(assertions, key)).length, 1_005)
+  })
+
+  await it('sends the script\'s text when Redis does not have it (after a restart or failover), and loses nothing', async () => {
+    const { key, log } = newLog()
+    await log.append(event(1))
+    await assertions.script('FLUSH')
+    await Promise.all([2, 3, 4].map(async (n) => { await log.append(event(n)) }))
+    assert.deepEqual(await requestIds(assertions, key), ['r-1', 'r-2', 'r-3', 'r-4'])
+  })
+
+  await it('a script call Redis refuses fails each of its events, and the log goes on', async () => {
+    const { key, log } = newLog()
+    await assertions.set(key, 'not a stream')
+    const outcomes = await Promise.all([1, 2, 3].map(async (n) => await log.append(event(n)).then(() => 'stored', (error: Error) => error.message)))
+    for (const outcome of outcomes) assert.match(outcome, /WRONGTYPE/)
+    await assertions.del(key)
+    await log.append(event(4))
+    assert.deepEqual(await requestIds(assertions, key), ['r-4'])
   })
 
   await it('writes a lone event within the flush interval, unasked', async () => {
