@@ -20,6 +20,7 @@ import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRed
  *   npm run bench:variants -- 'all:' 'quiet:LOG_LEVEL=warn' 'no-redis:REDIS_URL=;CACHE_ENCRYPTION_KEYS='
  *   npm run bench:variants -- 'chart:NODE_ARGS=--max-old-space-size=64 --max-semi-space-size=3' 'semi1:NODE_ARGS=--max-old-space-size=64 --max-semi-space-size=1'
  *   npm run bench:variants -- --route users-me --rate 1000 'all:' 'no-cache:REGISTRY_CACHE_SECONDS=0'
+ *   npm run bench:variants -- 'heap:NODE_ARGS=--heap-prof --heap-prof-dir /tmp/heap'   # variants stop cleanly, so profiles are written
  */
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -78,6 +79,7 @@ const built = buildBroker(undefined)
 const bare = transpileBenchFile('bare-proxy')
 const dir = mkdtempSync(join(tmpdir(), 'qlik-broker-variants-'))
 const redis = await startRedis()
+const running: Running[] = []
 try {
   const sim = await startBenchSimulator(built.dist)
   const { tenantId, tenantHost, registerToken, tenantToken, botUserPath } = await seedTenant(sim.origin)
@@ -88,7 +90,6 @@ try {
   const path = args.route === 'users-me' ? `/regions/eu/tenants/${tenantHost}${botUserPath}` : `/regions/eu/api/v1/tenants/${tenantId}`
   const headers = { authorization: `Bearer ${key}` }
 
-  const running: Running[] = []
   const bareProc = startProcess('bare', process.execPath, [bare], { env: { BARE_PROXY_CONFIG: JSON.stringify({ port: 0, upstream: sim.origin, registerHost: REGISTER_HOST, registerToken, tenantId, tenantHost, tenantToken }) } })
   running.push({ name: '(b) bare proxy', proc: bareProc, origin: `http://127.0.0.1:${Number((await firstJsonLine(bareProc)).port)}` })
   for (const variant of variants) {
@@ -138,6 +139,8 @@ try {
     }
   }
 } finally {
+  // A clean stop, so a variant's NODE_ARGS=--cpu-prof or --heap-prof writes its profile.
+  await Promise.all(running.map(async (target) => { await target.proc.stop('SIGTERM') }))
   killAllStarted()
   await redis.stop()
   rmSync(dir, { recursive: true, force: true })
