@@ -33,7 +33,8 @@ export interface AuditPage {
  */
 export interface AuditTrail {
   readonly kind: string
-  record (logger: Logger, event: AuditEvent): Promise<void>
+  /** Synchronous: the log line is written at once and the stored entry queued; recording never waits and never fails the request. */
+  record (logger: Logger, event: AuditEvent): void
   /** Newest first; `visible` is the caller's policy over each event. */
   query (query: AuditQuery, visible: (event: AuditRecord) => boolean | Promise<boolean>): Promise<AuditPage>
   /** Writes what the log still holds (shutdown). */
@@ -100,7 +101,7 @@ export function createAuditTrail (options: { log: AuditLog, logger: Logger, fail
 
   return {
     kind: log.kind,
-    async record (requestLogger, given) {
+    record (requestLogger, given) {
       // A path never carries its query today; should one ever, no credential in it is recorded.
       const redacted = given.path === undefined ? undefined : redactUrl(given.path)
       const event = redacted === given.path ? given : { ...given, path: redacted }

@@ -14,9 +14,9 @@ export async function auditedCall<T extends { statusCode: number }> (trail: Audi
     result = await work()
   } catch (error) {
     const denied = isBrokerError(error) && error.code === 'QB_FORBIDDEN'
-    await trail.record(logger, denied ? { ...event, outcome: 'denied' } : { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+    trail.record(logger, denied ? { ...event, outcome: 'denied' } : { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
     throw error
   }
-  await trail.record(logger, { ...event, outcome: 'allowed', upstreamStatus: result.statusCode, durationMs: Math.round(performance.now() - started) })
+  trail.record(logger, { ...event, outcome: 'allowed', upstreamStatus: result.statusCode, durationMs: Math.round(performance.now() - started) })
   return result
 }

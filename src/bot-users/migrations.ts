@@ -260,7 +260,7 @@ export function createBotUserMigrations (options: MigrationOptions): BotUserMigr
         item.error = error
         if (!await store.putItem(id, replicaId, item)) { lost = true; return }
         options.onItem?.(region.code, item.kind, state === 'failed' ? 'failed' : item.action === 'delete' ? 'deleted' : 'moved')
-        await audit.record(logger, {
+        audit.record(logger, {
           requestId: `bot-users-${id}`,
           caller: job.caller,
           region: region.code,

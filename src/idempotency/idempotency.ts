@@ -130,7 +130,7 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
 
   /** Records the one audit event of a request answered from its key, then hands on the answer or the refusal. */
   async function recorded<T> (request: KeyedRequest, event: RespondOptions['event'], outcome: AuditOutcome, answer: T, upstreamStatus?: number): Promise<T> {
-    await options.audit.record(request.log, { ...event, outcome, ...(upstreamStatus === undefined ? {} : { upstreamStatus }) })
+    options.audit.record(request.log, { ...event, outcome, ...(upstreamStatus === undefined ? {} : { upstreamStatus }) })
     return answer
   }
 
@@ -167,7 +167,7 @@ export function createIdempotency (options: IdempotencyOptions): Idempotency {
       await respondOptions.authorize()
     } catch (error) {
       const denied = isBrokerError(error) && error.code === 'QB_FORBIDDEN'
-      await options.audit.record(request.log, { ...respondOptions.event, outcome: denied ? 'denied' : isBrokerError(error) && error.statusCode < 500 ? 'refused' : 'failed' })
+      options.audit.record(request.log, { ...respondOptions.event, outcome: denied ? 'denied' : isBrokerError(error) && error.statusCode < 500 ? 'refused' : 'failed' })
       throw error
     }
   }

@@ -69,7 +69,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
       ? caller.grants.some((grant) => grant.actions.includes('audit:read'))
       : mayAllowForSomeTenant(caller, { kind: 'action', region: query.region, action: 'audit:read', tenants: [] })
     if (!mayRead) {
-      await trail.record(request.log, { ...event, outcome: 'denied' })
+      trail.record(request.log, { ...event, outcome: 'denied' })
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows audit:read${query.region === undefined ? '' : ` in region "${query.region}"`}`)
     }
     try {
@@ -82,10 +82,10 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
         limit: query.limit,
         cursor: query.cursor
       }, visibility(caller, registry))
-      await trail.record(request.log, { ...event, outcome: 'allowed', durationMs: Math.round(performance.now() - started) })
+      trail.record(request.log, { ...event, outcome: 'allowed', durationMs: Math.round(performance.now() - started) })
       return { data: page.events, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) }
     } catch (error) {
-      if (!(error instanceof BrokerError && error.statusCode < 500)) await trail.record(request.log, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+      if (!(error instanceof BrokerError && error.statusCode < 500)) trail.record(request.log, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
       throw error
     }
   })

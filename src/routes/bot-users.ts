@@ -136,14 +136,14 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
   async function authorisedTargets (caller: Caller, regionCode: string, refs: string[] | undefined, requestId: string, action: string): Promise<TenantTarget[]> {
     const region = regions.require(regionCode)
     if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:migrate', tenants: [] })) {
-      await audit.record(app.log, { requestId, caller: caller.name, region: region.code, action, outcome: 'denied' })
+      audit.record(app.log, { requestId, caller: caller.name, region: region.code, action, outcome: 'denied' })
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows bot-users:migrate in region "${region.code}"`)
     }
     const targets = await resolveTenantTargets({ region, refs, caller: caller.name, registry, hosts, requestId })
     if (targets.length === 0) throw new BrokerError('QB_INVALID_REQUEST', `the broker's registry knows no tenant in region "${region.code}"; name the tenants in \`tenants\``, { issues: [{ pointer: '/body/tenants', message: 'required when the registry has no tenant' }] })
     const denied = targets.find((target) => !allows(caller, 'bot-users:migrate', region.code, target))
     if (denied !== undefined) {
-      await audit.record(app.log, { requestId, caller: caller.name, region: region.code, tenant: denied.ref, action, outcome: 'denied' })
+      audit.record(app.log, { requestId, caller: caller.name, region: region.code, tenant: denied.ref, action, outcome: 'denied' })
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows bot-users:migrate in region "${region.code}" on tenant "${denied.ref}"; nothing was planned or changed`)
     }
     return targets
@@ -166,7 +166,7 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
     const region = regions.require(request.params.region)
     const targets = await authorisedTargets(caller, region.code, request.body.tenants, request.id, 'bot-users:plan')
     const tenants = await migrations.plan({ region, caller: caller.name, tenants: targets, deleteKinds: request.body.delete })
-    await audit.record(app.log, { requestId: request.id, caller: caller.name, region: region.code, action: 'bot-users:plan', outcome: 'allowed' })
+    audit.record(app.log, { requestId: request.id, caller: caller.name, region: region.code, action: 'bot-users:plan', outcome: 'allowed' })
     return { region: region.code, totals: { tenants: tenants.length, items: tenants.reduce((sum, tenant) => sum + tenant.items.length, 0) }, tenants }
   })
 
@@ -188,7 +188,7 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
     const targets = await authorisedTargets(caller, region.code, request.body.tenants, request.id, 'bot-users:start')
     const started = await migrations.start({ region, caller: caller.name, tenants: targets, deleteKinds: request.body.delete })
     if ('conflict' in started) throw new BrokerError('QB_JOB_CONFLICT', `job ${started.conflict} is still running on one of these tenants; wait for it, or cancel it`)
-    await audit.record(app.log, { requestId: request.id, caller: caller.name, region: region.code, action: 'bot-users:start', outcome: 'allowed' })
+    audit.record(app.log, { requestId: request.id, caller: caller.name, region: region.code, action: 'bot-users:start', outcome: 'allowed' })
     return await reply.code(202).header('location', `/regions/${region.code}/bot-users/jobs/${started.job.id}`).send(started.job)
   })
 
@@ -252,7 +252,7 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
     const job = await readJob(caller, request.params.region, request.params.jobId)
     const denied = job.tenants.find((tenant) => !allows(caller, 'bot-users:migrate', job.region, { names: [tenant.tenant, tenant.host], createdByCaller: false }))
     if (denied !== undefined) throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows bot-users:migrate on tenant "${denied.tenant}"`)
-    await audit.record(app.log, { requestId: request.id, caller: caller.name, region: job.region, action: 'bot-users:cancel', outcome: 'allowed' })
+    audit.record(app.log, { requestId: request.id, caller: caller.name, region: job.region, action: 'bot-users:cancel', outcome: 'allowed' })
     return await migrations.cancel(job.id) ?? job
   })
 }

@@ -79,14 +79,14 @@ export function createTenantLifecycle (options: TenantLifecycleOptions): TenantL
       try {
         target = await policyTarget(registry, request.caller, region.code, request.tenantId === undefined ? [] : [request.tenantId], { always: true })
       } catch (error) {
-        await options.audit.record(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+        options.audit.record(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
         throw error
       }
       const known = target.tenant === undefined ? undefined : primaryHost(target.tenant, region)
       if (known !== undefined) event.tenantHostname = known
       const decision = evaluatePolicy(request.caller, { kind: 'action', region: region.code, action: request.action, tenants: target.tenants, createdByCaller: target.createdByCaller })
       if (!decision.allowed) {
-        await options.audit.record(request.logger, { ...event, outcome: 'denied' })
+        options.audit.record(request.logger, { ...event, outcome: 'denied' })
         throw new BrokerError('QB_FORBIDDEN', decision.reason)
       }
       try {
@@ -107,10 +107,10 @@ export function createTenantLifecycle (options: TenantLifecycleOptions): TenantL
         const answer = brokerLocation(await captureUpstream(response), { region, host, brokerOrigin: request.brokerOrigin })
         const registered = await rememberAnswer(registry, { action: request.action, caller: request.caller.name, region: region.code, tenantId: request.tenantId, requestBody: request.body, answer, registered: target.tenant ?? (target.unregistered === true ? null : undefined) }, request.logger)
         const hostname = event.tenantHostname ?? (registered === undefined ? undefined : primaryHost(registered, region))
-        await options.audit.record(request.logger, { ...event, tenant: event.tenant ?? registered?.id, tenantHostname: hostname, outcome: 'allowed', upstreamStatus: answer.statusCode, durationMs: Math.round(performance.now() - started) })
+        options.audit.record(request.logger, { ...event, tenant: event.tenant ?? registered?.id, tenantHostname: hostname, outcome: 'allowed', upstreamStatus: answer.statusCode, durationMs: Math.round(performance.now() - started) })
         return answer
       } catch (error) {
-        await options.audit.record(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
+        options.audit.record(request.logger, { ...event, outcome: 'failed', durationMs: Math.round(performance.now() - started) })
         throw error
       }
     }

@@ -205,7 +205,7 @@ await describe('audit trail', async () => {
     }
     const trail = createAuditTrail({ log, logger: logs.logger, failureReportIntervalMs: 60_000, now: () => clock })
     const record = async (requestId: string): Promise<void> => {
-      await trail.record(logs.logger, { requestId, caller: 'svc', region: 'eu', action: 'tenants:read', outcome: 'allowed' })
+      trail.record(logs.logger, { requestId, caller: 'svc', region: 'eu', action: 'tenants:read', outcome: 'allowed' })
       await new Promise((resolve) => setImmediate(resolve))
     }
     const reports = (): Array<{ eventsNotStored: number }> => logs.lines.map((line) => JSON.parse(line) as { msg: string, eventsNotStored: number }).filter((line) => /could not be stored/.test(line.msg))
