@@ -7,6 +7,15 @@ export interface LogDestination {
   droppedLines: () => number
 }
 
+/**
+ * Lines wait this long for the ones that follow before they are written: a
+ * write costs a system call and a hand-off to libuv's thread pool whatever
+ * its size, so under load one write per millisecond instead of one per turn
+ * of the event loop saves most of that (docs/benchmarks.md, "Round 4").
+ */
+const BATCH_WINDOW_MS = 1
+/** Lines waiting past this many bytes go out at the next turn, without waiting for the window. */
+const FULL_BATCH_BYTES = 64 * 1024
 /** How long a write the reader could not take yet (EAGAIN on a full pipe) waits before it is tried again. */
 const RETRY_AFTER_MS = 20
 /** On exit, a stalled reader is waited for this many times RETRY_AFTER_MS (one second) before the last lines are given up. */
@@ -21,8 +30,9 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
  * Asynchronously: a synchronous write blocks the event loop whenever the
  * reader (container runtime, file system) is slow, which showed in the p99
  * at 1,000 req/s (docs/benchmarks.md). One write is in flight at a time, on
- * libuv's thread pool; the lines logged meanwhile, and all the lines of one
- * turn of the event loop, go out together in the next write, in order.
+ * libuv's thread pool; the lines logged meanwhile, and all the lines logged
+ * within `batchWindowMs` (1 ms) of the first one waiting, go out together in
+ * the next write, in order.
  *
  * Bounded: when the reader falls behind by `maxBufferBytes` (the lines
  * waiting plus the write in flight), new lines are dropped and counted
@@ -40,10 +50,12 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
  * `flushSync` (called on exit) writes the lines still waiting, synchronously;
  * a write already in flight is left to finish on its own, as sonic-boom does.
  */
-export function createLogDestination (options: { maxBufferBytes: number, fd?: number }): LogDestination {
+export function createLogDestination (options: { maxBufferBytes: number, fd?: number, batchWindowMs?: number }): LogDestination {
   const fd = options.fd ?? 1
   const { maxBufferBytes } = options
+  const batchWindowMs = options.batchWindowMs ?? BATCH_WINDOW_MS
   let waiting: string[] = []
+  let waitingBytes = 0
   /** Bytes of the lines waiting and of the write in flight. */
   let heldBytes = 0
   let writing = false
@@ -54,7 +66,14 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
     const lines = waiting.length
     const batch = Buffer.from(lines === 1 ? waiting[0] ?? '' : waiting.join(''))
     waiting = []
+    waitingBytes = 0
     return { batch, lines }
+  }
+
+  /** The next write, once the lines that follow within the window have joined the batch. */
+  function scheduleWrite (): void {
+    if (waitingBytes >= FULL_BATCH_BYTES) setImmediate(writeNext)
+    else setTimeout(writeNext, batchWindowMs)
   }
 
   function writeNext (): void {
@@ -85,7 +104,8 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
         writeOut(rest, countLines(rest))
         return
       }
-      writeNext()
+      if (waiting.length === 0) writing = false
+      else scheduleWrite()
     })
   }
 
@@ -97,11 +117,11 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
         return
       }
       waiting.push(line)
+      waitingBytes += bytes
       heldBytes += bytes
       if (!writing) {
         writing = true
-        // The rest of this turn's lines join the batch.
-        setImmediate(writeNext)
+        scheduleWrite()
       }
     },
     flushSync (): void {

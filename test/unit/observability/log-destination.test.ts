@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import fs, { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
@@ -36,6 +37,26 @@ await describe('log destination', async () => {
     await waitFor('every line written', () => indexes(readFileSync(path, 'utf8')).length >= index)
     assert.deepEqual(indexes(readFileSync(path, 'utf8')), Array.from({ length: index }, (_, at) => at))
     assert.equal(destination.droppedLines(), 0)
+  })
+
+  await it('writes the lines of many turns within the batch window in one write, not one write per turn', async (t) => {
+    const { path, fd } = logFile(t)
+    let writes = 0
+    const write = fs.write
+    // The destination imports node:fs's write by name: syncBuiltinESMExports hands it this counting one.
+    fs.write = ((...args: Parameters<typeof write>) => { writes++; return write(...args) }) as typeof write
+    syncBuiltinESMExports()
+    t.after(() => { fs.write = write; syncBuiltinESMExports() })
+    const destination = createLogDestination({ maxBufferBytes: 1024 * 1024, fd, batchWindowMs: 200 })
+    const logger = pino(loggerOptions('info'), destination.stream)
+    for (let index = 0; index < 50; index++) {
+      logger.info({ index }, 'request completed')
+      await nextTurn()
+    }
+    await waitFor('every line written', () => indexes(readFileSync(path, 'utf8')).length === 50)
+    assert.deepEqual(indexes(readFileSync(path, 'utf8')), Array.from({ length: 50 }, (_, at) => at))
+    // 50 turns take far less than the 200 ms window, however loaded the machine: one write, two if a turn is slow.
+    assert.ok(writes <= 2, `${writes} writes for 50 lines logged in 50 turns`)
   })
 
   await it('writes the lines still waiting at once on flushSync (the exit handler), without a turn of the event loop', (t) => {
