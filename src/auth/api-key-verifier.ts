@@ -10,6 +10,7 @@ export function createApiKeyVerifier (callers: readonly CallerConfig[]): CallerV
   return {
     async verify (credential) {
       return find(credential)
-    }
+    },
+    known: find
   }
 }

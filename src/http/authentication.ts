@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Caller, CallerVerifier } from '../auth/caller.js'
 import { BrokerError } from './broker-error.js'
@@ -23,18 +23,31 @@ export function callerOf (request: FastifyRequest): Caller {
 }
 
 async function authenticationPlugin (app: FastifyInstance, options: { verifier: CallerVerifier }): Promise<void> {
+  const { verifier } = options
   app.decorateRequest('caller', null)
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
+  const refused = (): BrokerError => new BrokerError('QB_UNAUTHENTICATED', 'the bearer credential is not a valid broker credential', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker", error="invalid_token"' } })
+  // A callback hook: a credential the verifier knows without waiting (an API key) is settled in this turn, with no promise.
+  const authenticate = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const header = request.headers.authorization
     const credential = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined
     if (credential === undefined) {
-      throw new BrokerError('QB_UNAUTHENTICATED', 'send a broker credential as "Authorization: Bearer <key>"', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker"' } })
+      done(new BrokerError('QB_UNAUTHENTICATED', 'send a broker credential as "Authorization: Bearer <key>"', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker"' } }))
+      return
     }
-    const caller = await options.verifier.verify(credential)
-    if (caller === undefined) {
-      throw new BrokerError('QB_UNAUTHENTICATED', 'the bearer credential is not a valid broker credential', { headers: { 'www-authenticate': 'Bearer realm="qlik-broker", error="invalid_token"' } })
+    const known = verifier.known?.(credential)
+    if (known !== undefined) {
+      request.caller = known
+      done()
+      return
     }
-    request.caller = caller
+    verifier.verify(credential).then((caller) => {
+      if (caller === undefined) {
+        done(refused())
+        return
+      }
+      request.caller = caller
+      done()
+    }, done)
   }
   // A hook of the routes that act for a caller only: the public ones (probes, docs) do not run it at all.
   app.addHook('onRoute', (route) => {

@@ -41,12 +41,16 @@ export function createCallerDirectory (callers: readonly CallerConfig[], now: ()
 /** A verifier built from the caller set in force, rebuilt (once) after each reload, e.g. the API-key index. */
 export function createReloadingVerifier (directory: CallerDirectory, build: (callers: readonly CallerConfig[]) => CallerVerifier): CallerVerifier {
   let built = { version: directory.current().version, verifier: build(directory.current().callers) }
+  const inForce = (): CallerVerifier => {
+    const { version, callers } = directory.current()
+    if (version !== built.version) built = { version, verifier: build(callers) }
+    return built.verifier
+  }
   return {
     async verify (credential) {
-      const { version, callers } = directory.current()
-      if (version !== built.version) built = { version, verifier: build(callers) }
-      return await built.verifier.verify(credential)
-    }
+      return await inForce().verify(credential)
+    },
+    known: (credential) => inForce().known?.(credential)
   }
 }
 
@@ -57,13 +61,17 @@ export function createReloadingVerifier (directory: CallerDirectory, build: (cal
  * still follow policy reloads.
  */
 export function withCurrentGrants (directory: CallerDirectory, verifier: CallerVerifier): CallerVerifier {
+  const inForce = (caller: Caller | undefined): Caller | undefined => {
+    if (caller === undefined) return undefined
+    const entry = directory.current().byName.get(caller.name)
+    if (entry === undefined) return undefined
+    return entry.grants === caller.grants ? caller : Object.freeze({ ...caller, grants: entry.grants } satisfies Caller)
+  }
+  const known = verifier.known
   return {
     async verify (credential) {
-      const caller = await verifier.verify(credential)
-      if (caller === undefined) return undefined
-      const entry = directory.current().byName.get(caller.name)
-      if (entry === undefined) return undefined
-      return entry.grants === caller.grants ? caller : Object.freeze({ ...caller, grants: entry.grants } satisfies Caller)
-    }
+      return inForce(await verifier.verify(credential))
+    },
+    ...(known === undefined ? {} : { known: (credential: string) => inForce(known(credential)) })
   }
 }

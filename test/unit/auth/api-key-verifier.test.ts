@@ -4,7 +4,7 @@ import { createApiKey, MAX_REMEMBERED_KEYS } from '../../../src/auth/api-keys.js
 import { createApiKeyVerifier } from '../../../src/auth/api-key-verifier.js'
 import { combineVerifiers, type Caller, type CallerVerifier } from '../../../src/auth/caller.js'
 import { CallerSchema, type CallerConfig } from '../../../src/config/schema.js'
-import { createCallerDirectory, createReloadingVerifier } from '../../../src/registry/caller-directory.js'
+import { createCallerDirectory, createReloadingVerifier, withCurrentGrants } from '../../../src/registry/caller-directory.js'
 
 const alphaKeys = [createApiKey(), createApiKey()]
 const betaKey = createApiKey()
@@ -103,5 +103,44 @@ await describe('createApiKeyVerifier: verified keys remembered', async () => {
     assert.equal((await verifier.verify(rotated.key))?.name, 'svc')
     directory.replace([CallerSchema.parse({ name: 'other', apiKeyHashes: [createApiKey().hash], grants: [] })])
     assert.equal(await verifier.verify(rotated.key), undefined, 'a caller removed by a reload is no one')
+  })
+})
+
+await describe('the synchronous path (known): answers as verify does, through every layer the broker stacks', async () => {
+  const grant = (action: string) => [{ regions: '*' as const, actions: [action] }]
+  const jwtCaller: Caller = { name: 'svc', via: 'jwt', grants: [] }
+  const jwt: CallerVerifier = { verify: async (credential) => credential === 'a.jwt.token' ? jwtCaller : undefined }
+
+  await it('knows a valid API key at once (remembered or not), with the grants in force; a removed or rotated key, a removed caller and a JWT are left to verify, which refuses or answers them', async () => {
+    const old = createApiKey()
+    const rotated = createApiKey()
+    const directory = createCallerDirectory([CallerSchema.parse({ name: 'svc', apiKeyHashes: [old.hash], grants: grant('tenants:read') })])
+    const verifier = withCurrentGrants(directory, combineVerifiers([createReloadingVerifier(directory, createApiKeyVerifier), jwt]))
+    const both = async (credential: string): Promise<[Caller | undefined, Caller | undefined]> => [verifier.known?.(credential), await verifier.verify(credential)]
+
+    const [first, verified] = await both(old.key)
+    assert.equal(first?.name, 'svc')
+    assert.equal(first, verified, 'the same caller either way')
+    assert.equal(verifier.known?.(old.key), first, 'remembered')
+
+    directory.replace([CallerSchema.parse({ name: 'svc', apiKeyHashes: [old.hash], grants: grant('tenants:create') })])
+    assert.equal(verifier.known?.(old.key)?.grants[0]?.actions[0], 'tenants:create', 'grants changed by a reload apply at once')
+
+    directory.replace([CallerSchema.parse({ name: 'svc', apiKeyHashes: [rotated.hash], grants: [] })])
+    assert.deepEqual(await both(old.key), [undefined, undefined], 'a rotated-away key is refused on the next request, though it was remembered')
+    assert.equal(verifier.known?.(rotated.key)?.name, 'svc')
+
+    assert.deepEqual(await both('a.jwt.token'), [undefined, { ...jwtCaller, grants: [] }], 'a JWT is not known at once: verify answers it')
+
+    directory.replace([CallerSchema.parse({ name: 'other', apiKeyHashes: [createApiKey().hash], grants: [] })])
+    assert.deepEqual(await both(rotated.key), [undefined, undefined], 'a caller removed by a reload is no one')
+    assert.deepEqual(await both('a.jwt.token'), [undefined, undefined])
+  })
+
+  await it('is only the first verifier\'s: a later one that would recognise the credential is asked through verify', async () => {
+    const key = createApiKey()
+    const apiKeys = createApiKeyVerifier([CallerSchema.parse({ name: 'svc', apiKeyHashes: [key.hash], grants: [] })])
+    assert.equal(combineVerifiers([jwt, apiKeys]).known, undefined, 'the first (JWT) cannot answer at once, so nothing can')
+    assert.equal(combineVerifiers([apiKeys, jwt]).known?.(key.key)?.name, 'svc')
   })
 })
