@@ -21,6 +21,7 @@ import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRed
  *   npm run bench:variants -- 'chart:NODE_ARGS=--max-old-space-size=64 --max-semi-space-size=3' 'semi1:NODE_ARGS=--max-old-space-size=64 --max-semi-space-size=1'
  *   npm run bench:variants -- --route users-me --rate 1000 'all:' 'no-cache:REGISTRY_CACHE_SECONDS=0'
  *   npm run bench:variants -- 'heap:NODE_ARGS=--heap-prof --heap-prof-dir /tmp/heap'   # variants stop cleanly, so profiles are written
+ *   npm run bench:variants -- --route users-me 'now:' 'before:BUILD=3f80d39'            # BUILD: that commit's broker instead of the work tree's
  */
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -32,7 +33,7 @@ const { values: args, positionals } = parseArgs({
   }
 })
 
-interface Variant { name: string, env: Record<string, string>, nodeArgs: string[] }
+interface Variant { name: string, env: Record<string, string>, nodeArgs: string[], build: string | undefined }
 
 function parseVariant (text: string): Variant {
   const colon = text.indexOf(':')
@@ -43,8 +44,8 @@ function parseVariant (text: string): Variant {
     if (equals === -1) throw new Error(`"${pair}" in variant ${name}: expected NAME=value`)
     env[pair.slice(0, equals)] = pair.slice(equals + 1)
   }
-  const { NODE_ARGS: nodeArgs = '', ...rest } = env
-  return { name, env: rest, nodeArgs: nodeArgs.split(' ').filter((arg) => arg !== '') }
+  const { NODE_ARGS: nodeArgs = '', BUILD: build, ...rest } = env
+  return { name, env: rest, nodeArgs: nodeArgs.split(' ').filter((arg) => arg !== ''), build }
 }
 
 const variants = positionals.map(parseVariant)
@@ -94,7 +95,8 @@ try {
   running.push({ name: '(b) bare proxy', proc: bareProc, origin: `http://127.0.0.1:${Number((await firstJsonLine(bareProc)).port)}` })
   for (const variant of variants) {
     const port = await freePort()
-    const proc = startProcess(variant.name, process.execPath, [...variant.nodeArgs, join(built.dist, 'server.js')], { env: { ...env, BROKER_PORT: String(port), ...variant.env }, logFile: join(dir, `${variant.name}.log`) })
+    const dist = variant.build === undefined ? built.dist : buildBroker(variant.build).dist
+    const proc = startProcess(variant.name, process.execPath, [...variant.nodeArgs, join(dist, 'server.js')], { env: { ...env, BROKER_PORT: String(port), ...variant.env }, logFile: join(dir, `${variant.name}.log`) })
     const origin = `http://127.0.0.1:${port}`
     await waitFor('/readyz 200', proc, async () => await httpOk(`${origin}/readyz`))
     await waitFor(`200 on ${path}`, proc, async () => await httpOk(`${origin}${path}`, headers), 20_000, 50)
