@@ -10,7 +10,7 @@ import { EVENT_FIELD, fromFields, toEntryJson, type AuditLog, type StoredAuditRe
  * and its reply (about 5 µs per event), a chunk's script call the same once
  * (docs/benchmarks.md, "Round 4").
  */
-const APPEND_SOURCE = `
+export const APPEND_SOURCE = `
 for i = 2, #ARGV do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', '${EVENT_FIELD}', ARGV[i])
 end

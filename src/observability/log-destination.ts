@@ -70,9 +70,9 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
     return { batch, lines }
   }
 
-  /** The next write, once the lines that follow within the window have joined the batch. */
+  /** The next write, once the lines that follow within the window (0: this turn) have joined the batch. */
   function scheduleWrite (): void {
-    if (waitingBytes >= FULL_BATCH_BYTES) setImmediate(writeNext)
+    if (batchWindowMs === 0 || waitingBytes >= FULL_BATCH_BYTES) setImmediate(writeNext)
     else setTimeout(writeNext, batchWindowMs)
   }
 
