@@ -22,11 +22,15 @@ import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRed
  *   npm run bench:variants -- --route users-me --rate 1000 'all:' 'no-cache:REGISTRY_CACHE_SECONDS=0'
  *   npm run bench:variants -- 'heap:NODE_ARGS=--heap-prof --heap-prof-dir /tmp/heap'   # variants stop cleanly, so profiles are written
  *   npm run bench:variants -- --route users-me 'now:' 'before:BUILD=3f80d39'            # BUILD: that commit's broker instead of the work tree's
+ *   npm run bench:variants -- --route users-me --warm-route tenant 'now:' 'before:BUILD=3f80d39'   # 8 s on the tenant route first
+ *   npm run bench:variants -- --bare-node-args='--cpu-prof --cpu-prof-dir /tmp/bare' 'all:NODE_ARGS=--cpu-prof --cpu-prof-dir /tmp/all'
  */
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     route: { type: 'string', default: 'tenant' },
+    'warm-route': { type: 'string' },
+    'bare-node-args': { type: 'string', default: '' },
     seconds: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
     rate: { type: 'string' }
@@ -50,7 +54,7 @@ function parseVariant (text: string): Variant {
 
 const variants = positionals.map(parseVariant)
 if (variants.length === 0) {
-  process.stderr.write('usage: npm run bench:variants -- [--route tenant|users-me] [--rate N] <name>:<ENV=value;…>…\n')
+  process.stderr.write('usage: npm run bench:variants -- [--route tenant|users-me] [--warm-route tenant|users-me] [--rate N] [--bare-node-args=ARGS] <name>:<ENV=value;…>…\n')
   process.exit(2)
 }
 const SECONDS = Number(args.seconds)
@@ -88,10 +92,11 @@ try {
   const { key, hash } = apiKey()
   writeFileSync(join(dir, 'broker-config.json'), JSON.stringify({ callers: [{ name: 'bench', apiKeyHashes: [hash], grants: [{ regions: ['eu'], actions: ['tenants:read'], tenantApi: ['GET|POST /api/v1/users/**'] }] }] }))
   const env = benchBrokerEnv({ dir, simOrigin: sim.origin, redisUrl: redis.url, keyPrefix: 'qb-variants:' })
-  const path = args.route === 'users-me' ? `/regions/eu/tenants/${tenantHost}${botUserPath}` : `/regions/eu/api/v1/tenants/${tenantId}`
+  const pathOf = (route: string | undefined): string => route === 'users-me' ? `/regions/eu/tenants/${tenantHost}${botUserPath}` : `/regions/eu/api/v1/tenants/${tenantId}`
+  const path = pathOf(args.route)
   const headers = { authorization: `Bearer ${key}` }
 
-  const bareProc = startProcess('bare', process.execPath, [bare], { env: { BARE_PROXY_CONFIG: JSON.stringify({ port: 0, upstream: sim.origin, registerHost: REGISTER_HOST, registerToken, tenantId, tenantHost, tenantToken }) } })
+  const bareProc = startProcess('bare', process.execPath, [...(args['bare-node-args'] ?? '').split(' ').filter((arg) => arg !== ''), bare], { env: { BARE_PROXY_CONFIG: JSON.stringify({ port: 0, upstream: sim.origin, registerHost: REGISTER_HOST, registerToken, tenantId, tenantHost, tenantToken }) } })
   running.push({ name: '(b) bare proxy', proc: bareProc, origin: `http://127.0.0.1:${Number((await firstJsonLine(bareProc)).port)}` })
   for (const variant of variants) {
     const port = await freePort()
@@ -102,6 +107,8 @@ try {
     await waitFor(`200 on ${path}`, proc, async () => await httpOk(`${origin}${path}`, headers), 20_000, 50)
     running.push({ name: variant.name, proc, origin })
   }
+  // A broker serves every route at once: load on another route first shows what that does to this one's cost.
+  if (args['warm-route'] !== undefined) for (const target of running) await autocannon({ origin: target.origin, path: pathOf(args['warm-route']), headers }, { connections: 50, seconds: 8 })
   for (const target of running) await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: 2 })
 
   if (args.rate !== undefined) {
