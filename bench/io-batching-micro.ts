@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { pino } from 'pino'
 import { toEntryJson, type AuditRecord } from '../src/audit/audit-log.js'
-import { APPEND_SOURCE } from '../src/audit/redis-audit-log.js'
+import { APPEND } from '../src/audit/redis-audit-log.js'
 import { createLogDestination } from '../src/observability/log-destination.js'
 import { loggerOptions } from '../src/observability/logger.js'
 import { killAllStarted, startRedis } from './lib/processes.js'
@@ -55,7 +55,7 @@ try {
       for (let event = 0; event < batch; event++) pipeline.xadd(key, 'MAXLEN', '~', 100_000, '*', 'event', json)
       return await pipeline.exec()
     })
-    const sha = await redis.client.script('LOAD', APPEND_SOURCE) as string
+    const sha = await redis.client.script('LOAD', APPEND.source) as string
     const scripted = await perEvent(async () => await redis.client.pipeline().evalsha(sha, 1, key, 100_000, ...Array.from({ length: batch }, () => json)).exec())
     process.stdout.write(`| ${batch} | ${xadds.toFixed(2)} | ${scripted.toFixed(2)} |\n`)
   }

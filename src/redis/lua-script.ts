@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { RedisClient } from './redis-client.js'
 
-export type LuaScript = (redis: RedisClient, keyCount: number, ...args: Array<string | number>) => Promise<unknown>
+export interface LuaScript {
+  (redis: RedisClient, keyCount: number, ...args: Array<string | number>): Promise<unknown>
+  /** The script's text and its SHA-1, for a caller that queues it in a pipeline (EVALSHA, then EVAL on NOSCRIPT). */
+  readonly source: string
+  readonly sha: string
+}
 
 /**
  * A Lua script run by its SHA-1 (EVALSHA): its text crosses the wire only
@@ -10,7 +15,7 @@ export type LuaScript = (redis: RedisClient, keyCount: number, ...args: Array<st
  */
 export function luaScript (source: string): LuaScript {
   const sha = createHash('sha1').update(source).digest('hex')
-  return async (redis, keyCount, ...args) => {
+  const run = async (redis: RedisClient, keyCount: number, ...args: Array<string | number>): Promise<unknown> => {
     try {
       return await redis.evalsha(sha, keyCount, ...args)
     } catch (error) {
@@ -18,4 +23,5 @@ export function luaScript (source: string): LuaScript {
       return await redis.eval(source, keyCount, ...args)
     }
   }
+  return Object.assign(run, { source, sha })
 }
