@@ -20,5 +20,5 @@ export async function sendUpstream (reply: FastifyReply, response: UpstreamRespo
     await response.body.dump()
     return reply.send()
   }
-  return reply.send(response.body)
+  return reply.send(response.body.stream())
 }

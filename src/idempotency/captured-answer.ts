@@ -16,7 +16,7 @@ export interface CapturedAnswer {
 
 export async function captureUpstream (response: UpstreamResponse): Promise<CapturedAnswer> {
   try {
-    return { statusCode: response.statusCode, headers: response.headers, body: Buffer.from(await response.body.arrayBuffer()) }
+    return { statusCode: response.statusCode, headers: response.headers, body: await response.body.bytes() }
   } catch (error) {
     // Qlik answered, then its body stalled or broke: whatever it did is done, its answer is lost.
     if (error instanceof undiciErrors.BodyTimeoutError) throw new BrokerError('QB_UPSTREAM_TIMEOUT', `Qlik answered HTTP ${response.statusCode} but did not send the whole body in time; the request may have been carried out`, { cause: error })

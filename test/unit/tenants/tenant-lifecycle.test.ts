@@ -5,7 +5,7 @@ import { createMemoryAuditLog } from '../../../src/audit/memory-audit-log.js'
 import type { Caller } from '../../../src/auth/caller.js'
 import { isBrokerError } from '../../../src/http/broker-error.js'
 import type { ForwardRequest, QlikGateway } from '../../../src/qlik/qlik-gateway.js'
-import type { UpstreamResponse } from '../../../src/qlik/upstream-client.js'
+import { UpstreamBody } from '../../../src/qlik/upstream-body.js'
 import { createRegionRegistry } from '../../../src/regions/region-registry.js'
 import { createMemoryTenantRegistry } from '../../../src/registry/memory-tenant-registry.js'
 import { createTenantLifecycle, type LifecycleRequest } from '../../../src/tenants/tenant-lifecycle.js'
@@ -21,9 +21,10 @@ function lifecycleAnswering (answer: { status: number, headers: Record<string, s
   const gateway: QlikGateway = {
     async forward (request) {
       sent.push(request)
-      const bytes = Buffer.from('{}')
-      const body = { arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), text: async () => '{}', dump: async () => {} }
-      return { statusCode: answer.status, headers: answer.headers, body: body as unknown as UpstreamResponse['body'] }
+      const body = new UpstreamBody({ aborted: false, paused: false, reason: null, abort () {}, pause () {}, resume () {} })
+      body.received(Buffer.from('{}'))
+      body.ended()
+      return { statusCode: answer.status, headers: answer.headers, body }
     }
   }
   const logs = captureLogs()
