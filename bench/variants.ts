@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,7 +34,9 @@ const { values: args, positionals } = parseArgs({
     'bare-node-args': { type: 'string', default: '' },
     seconds: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
-    rate: { type: 'string' }
+    rate: { type: 'string' },
+    syscalls: { type: 'boolean', default: false },
+    'keep-logs': { type: 'string' }
   }
 })
 
@@ -80,6 +83,29 @@ function threadCpu (pid: number): ThreadCpu {
 
 interface Running { name: string, proc: Proc, origin: string }
 
+/**
+ * System calls of every thread of a target while it answers one saturation
+ * run, by name (`strace -c`): on this VM a system call costs microseconds, so
+ * their number per request is a cost the CPU profile shows only as "native".
+ * strace slows the target; the counts, not its speed, are the figure.
+ */
+async function countSyscalls (target: Running, path: string, headers: Record<string, string>): Promise<{ requests: number, calls: Map<string, number> }> {
+  const out = join(dir, `${target.name.replace(/[^a-z0-9]/gi, '_')}.strace`)
+  const tids = readdirSync(`/proc/${target.proc.pid}/task`)
+  const strace = spawn('strace', ['-c', '-f', '-o', out, ...tids.flatMap((tid) => ['-p', tid])], { stdio: 'ignore' })
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const result = await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: SECONDS })
+  const exited = new Promise((resolve) => strace.once('exit', resolve))
+  strace.kill('SIGINT')
+  await exited
+  const calls = new Map<string, number>()
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    const columns = line.trim().split(/\s+/)
+    if (columns.length >= 5 && /^\d/.test(columns[0] ?? '') && columns.at(-1) !== 'total') calls.set(columns.at(-1) ?? '', Number(columns[3]))
+  }
+  return { requests: Math.round(result.rps * SECONDS), calls }
+}
+
 const built = buildBroker(undefined)
 const bare = transpileBenchFile('bare-proxy')
 const dir = mkdtempSync(join(tmpdir(), 'qlik-broker-variants-'))
@@ -111,7 +137,13 @@ try {
   if (args['warm-route'] !== undefined) for (const target of running) await autocannon({ origin: target.origin, path: pathOf(args['warm-route']), headers }, { connections: 50, seconds: 8 })
   for (const target of running) await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: 2 })
 
-  if (args.rate !== undefined) {
+  if (args.syscalls) {
+    for (const target of running) {
+      const counts = await countSyscalls(target, path, headers)
+      const perRequest = [...counts.calls].sort((a, b) => b[1] - a[1]).filter(([, calls]) => calls / counts.requests >= 0.01).map(([name, calls]) => `${name} ${(calls / counts.requests).toFixed(2)}`).join(', ')
+      process.stdout.write(`${target.name.padEnd(16)} system calls per request (strace -c, every thread, ${counts.requests} requests): ${perRequest}\n`)
+    }
+  } else if (args.rate !== undefined) {
     const worker = transpileBenchFile('load-worker')
     const rate = Number(args.rate)
     for (let run = 0; run < RUNS; run++) {
@@ -152,5 +184,7 @@ try {
   await Promise.all(running.map(async (target) => { await target.proc.stop('SIGTERM') }))
   killAllStarted()
   await redis.stop()
+  // Each variant's stdout (its log lines, and what NODE_ARGS=--trace-gc prints) for reading after the run.
+  if (args['keep-logs'] !== undefined) for (const variant of variants) cpSync(join(dir, `${variant.name}.log`), join(args['keep-logs'], `${variant.name}.log`))
   rmSync(dir, { recursive: true, force: true })
 }
