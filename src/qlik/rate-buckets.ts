@@ -15,6 +15,8 @@ export interface BucketRule {
   limit: BucketLimit
 }
 
+const STANDARD_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'])
+
 export const TIER1_BUCKET = 'tier1'
 export const TIER2_BUCKET = 'tier2'
 
@@ -70,14 +72,26 @@ export function createBucketTable (tiers: { tier1: BucketLimit, tier2: BucketLim
     limits.set(rule.name, rule.limit)
   }
   const rules = special.map(compile)
+  // The rules that can match a method, in their order: the documented ones are all POSTs, so a GET splits no path.
+  const rulesByMethod = new Map<string, CompiledRule[]>()
+  const rulesFor = (method: string): CompiledRule[] => {
+    let found = rulesByMethod.get(method)
+    if (found === undefined) {
+      found = rules.filter((rule) => rule.method === '*' || rule.method === method)
+      // Methods are caller input: only the standard ones are kept, the others are filtered each time.
+      if (STANDARD_METHODS.has(method)) rulesByMethod.set(method, found)
+    }
+    return found
+  }
   return {
     limits,
     bucketOf (method, path) {
       const upper = method.toUpperCase()
-      if (rules.length > 0) {
+      const candidates = rulesFor(upper)
+      if (candidates.length > 0) {
         const query = path.indexOf('?')
         const segments = (query === -1 ? path : path.slice(0, query)).split('/').filter((segment) => segment !== '')
-        for (const rule of rules) if (matches(rule, upper, segments)) return rule.name
+        for (const rule of candidates) if (matches(rule, upper, segments)) return rule.name
       }
       return upper === 'GET' || upper === 'HEAD' || upper === 'OPTIONS' ? TIER1_BUCKET : TIER2_BUCKET
     }

@@ -33,6 +33,21 @@ await describe('rate buckets', async () => {
     assert.equal(table.bucketOf('GET', '/api/v1/audits'), 'audits')
     assert.equal(table.bucketOf('DELETE', '/api/v1/audits/x/y'), 'audits')
     assert.equal(table.bucketOf('GET', '/api/v1/auditsx'), TIER1_BUCKET)
+    assert.equal(table.bucketOf('PROPFIND', '/api/v1/audits/x'), 'audits', 'a method outside the standard ones still meets the * rules')
+  })
+
+  await it('keeps the rules\' order per method: a method rule listed after a * rule that matches does not win', () => {
+    const limit = { requests: 10, windowMs: 60_000 }
+    const table = createBucketTable(TIERS, [
+      { name: 'any-export', method: '*', path: '/api/v1/apps/*/export', limit },
+      { name: 'post-export', method: 'POST', path: '/api/v1/apps/*/export', limit },
+      { name: 'post-apps', method: 'post', path: '/api/v1/apps/**', limit }
+    ])
+    for (let round = 0; round < 2; round++) {
+      assert.equal(table.bucketOf('post', '/api/v1/apps/a1/export'), 'any-export')
+      assert.equal(table.bucketOf('POST', '/api/v1/apps/a1'), 'post-apps')
+      assert.equal(table.bucketOf('GET', '/api/v1/apps/a1'), TIER1_BUCKET)
+    }
   })
 
   await it('refuses a special bucket named like a tier or given two limits', () => {
