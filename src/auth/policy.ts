@@ -8,9 +8,12 @@ import { compilePathPattern } from './path-pattern.js'
  * caller as its creator (what a `tenants: 'created'` grant needs). The
  * caller of evaluatePolicy looks both up, so the evaluation stays pure.
  */
-export type PolicyRequest =
-  | { kind: 'action', region: string, action: Action, tenants: readonly string[], createdByCaller?: boolean }
-  | { kind: 'tenant-api', region: string, method: string, path: string, tenants: readonly string[], createdByCaller?: boolean }
+export type PolicyRequest = CallWithoutTenant & { tenants: readonly string[], createdByCaller?: boolean }
+
+/** What is asked, without the tenant it is asked on. */
+export type CallWithoutTenant =
+  | { kind: 'action', region: string, action: Action }
+  | { kind: 'tenant-api', region: string, method: string, path: string }
 
 export interface PolicyDecision {
   allowed: boolean
@@ -33,6 +36,18 @@ function tenantApiRules (grant: Grant): Array<{ methods: Set<string> | '*', matc
   return rules
 }
 
+/** A listing grant's names as they compare (tenantKey), kept per grant object: grants live as long as the config. */
+const listedKeys = new WeakMap<Grant, ReadonlySet<string>>()
+
+function listedKeysOf (grant: Grant, names: readonly string[]): ReadonlySet<string> {
+  let keys = listedKeys.get(grant)
+  if (keys === undefined) {
+    keys = new Set(names.map(tenantKey))
+    listedKeys.set(grant, keys)
+  }
+  return keys
+}
+
 function grantCoversTenant (grant: Grant, request: PolicyRequest): boolean {
   if (grant.tenants === '*') return true
   const action = request.kind === 'action' ? request.action : undefined
@@ -40,9 +55,27 @@ function grantCoversTenant (grant: Grant, request: PolicyRequest): boolean {
   if (grant.tenants === 'created') return action === 'tenants:create' || request.createdByCaller === true
   // Creating makes a tenant nobody could have listed yet: a listing grant cannot allow it.
   if (action === 'tenants:create') return false
-  const listed = grant.tenants.map(tenantKey)
-  return request.tenants.some((tenant) => listed.includes(tenantKey(tenant)))
+  const listed = listedKeysOf(grant, grant.tenants)
+  return request.tenants.some((tenant) => listed.has(tenantKey(tenant)))
 }
+
+/** Whether one grant allows the call (its region, and its action or its method and path), whatever the tenant. */
+function grantAllowsCall (grant: Grant, call: CallWithoutTenant): boolean {
+  if (grant.regions !== '*' && !grant.regions.includes(call.region)) return false
+  return call.kind === 'action' ? grant.actions.includes(call.action) : tenantApiAllows(grant, call.method, call.path)
+}
+
+function tenantApiAllows (grant: Grant, method: string, path: string): boolean {
+  for (const rule of tenantApiRules(grant)) {
+    // HEAD is a GET without a body: a GET grant covers it.
+    const methodAllowed = rule.methods === '*' || rule.methods.has(method) || (method === 'HEAD' && rule.methods.has('GET'))
+    if (methodAllowed && rule.matches(path)) return true
+  }
+  return false
+}
+
+/** `grant #N`, made once per index. */
+const grantReasons: string[] = []
 
 /**
  * How a tenant name compares: hostnames are case-insensitive (a trailing
@@ -60,29 +93,24 @@ export function tenantKey (name: string): string {
  * `tenants` lists every name the target tenant is known by (id, hostnames).
  */
 export function evaluatePolicy (caller: Caller, request: PolicyRequest): PolicyDecision {
-  for (const [index, grant] of caller.grants.entries()) {
-    if (grant.regions !== '*' && !grant.regions.includes(request.region)) continue
-    if (request.kind === 'action') {
-      if (!grant.actions.includes(request.action)) continue
-      if (!grantCoversTenant(grant, request)) continue
-    } else {
-      // HEAD is a GET without a body: a GET grant covers it.
-      const methodAllowed = (methods: Set<string> | '*'): boolean => methods === '*' || methods.has(request.method) || (request.method === 'HEAD' && methods.has('GET'))
-      if (!tenantApiRules(grant).some((rule) => methodAllowed(rule.methods) && rule.matches(request.path))) continue
-      if (!grantCoversTenant(grant, request)) continue
-    }
-    return { allowed: true, grantIndex: index, reason: `grant #${index + 1}` }
+  const { grants } = caller
+  for (let index = 0; index < grants.length; index++) {
+    const grant = grants[index] as Grant
+    if (!grantAllowsCall(grant, request) || !grantCoversTenant(grant, request)) continue
+    const reason = grantReasons[index] ?? `grant #${index + 1}`
+    grantReasons[index] = reason
+    return { allowed: true, grantIndex: index, reason }
   }
   const what = request.kind === 'action' ? request.action : `${request.method} ${request.path}`
   return { allowed: false, reason: `no grant of caller "${caller.name}" allows ${what} in region "${request.region}"${request.tenants.length > 0 ? ` on tenant "${request.tenants[0] ?? ''}"` : ''}` }
 }
 
-/** Whether some grant could allow the request for some tenant: checked before any token is minted. */
-export function mayAllowForSomeTenant (caller: Caller, request: PolicyRequest): boolean {
-  const anyTenant: PolicyRequest = { ...request, tenants: [] }
-  return caller.grants.some((grant) => {
-    if (grant.tenants === '*') return evaluatePolicy({ ...caller, grants: [grant] }, anyTenant).allowed
-    if (request.kind === 'action' && request.action === 'tenants:create' && grant.tenants !== 'created') return false
-    return evaluatePolicy({ ...caller, grants: [{ ...grant, tenants: '*' }] }, anyTenant).allowed
-  })
+/**
+ * Whether some grant could allow the request for some tenant (its `tenants`
+ * are not looked at): checked before any token is minted. Only a `created`
+ * grant can allow creating a tenant; a listing one cannot (see grantCoversTenant).
+ */
+export function mayAllowForSomeTenant (caller: Caller, call: CallWithoutTenant): boolean {
+  const creating = call.kind === 'action' && call.action === 'tenants:create'
+  return caller.grants.some((grant) => (creating && Array.isArray(grant.tenants) ? false : grantAllowsCall(grant, call)))
 }

@@ -67,7 +67,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ trail: AuditTrail, registry: T
     const event = { requestId: request.id, caller: caller.name, region: query.region ?? '*', action: 'audit:read', ...(query.tenant === undefined ? {} : { tenant: query.tenant }) }
     const mayRead = query.region === undefined
       ? caller.grants.some((grant) => grant.actions.includes('audit:read'))
-      : mayAllowForSomeTenant(caller, { kind: 'action', region: query.region, action: 'audit:read', tenants: [] })
+      : mayAllowForSomeTenant(caller, { kind: 'action', region: query.region, action: 'audit:read' })
     if (!mayRead) {
       trail.record(request.log, { ...event, outcome: 'denied' })
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows audit:read${query.region === undefined ? '' : ` in region "${query.region}"`}`)

@@ -135,7 +135,7 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
   /** Resolves the request's tenants and refuses the whole request when one of them is not covered. */
   async function authorisedTargets (caller: Caller, regionCode: string, refs: string[] | undefined, requestId: string, action: string): Promise<TenantTarget[]> {
     const region = regions.require(regionCode)
-    if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:migrate', tenants: [] })) {
+    if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:migrate' })) {
       audit.record(app.log, { requestId, caller: caller.name, region: region.code, action, outcome: 'denied' })
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows bot-users:migrate in region "${region.code}"`)
     }
@@ -209,8 +209,8 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
   }, async (request) => {
     const caller = callerOf(request)
     const region = regions.require(request.params.region)
-    if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:read', tenants: [] }) &&
-      !mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:migrate', tenants: [] })) {
+    if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:read' }) &&
+      !mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'bot-users:migrate' })) {
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows bot-users:read in region "${region.code}"`)
     }
     const jobs = await migrations.list(region.code, request.query.limit)

@@ -55,7 +55,7 @@ export const registryRoutes: FastifyPluginAsyncZod<{ regions: RegionRegistry, re
   }, async (request) => {
     const caller = callerOf(request)
     const region = regions.require(request.params.region)
-    if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'tenants:read', tenants: [] })) {
+    if (!mayAllowForSomeTenant(caller, { kind: 'action', region: region.code, action: 'tenants:read' })) {
       throw new BrokerError('QB_FORBIDDEN', `no grant of caller "${caller.name}" allows tenants:read in region "${region.code}"`)
     }
     const { limit, cursor, status } = request.query

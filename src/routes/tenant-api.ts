@@ -91,7 +91,7 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
        */
       const judge = async (audited: { tenant?: string | undefined, tenantHostname?: string | undefined }): Promise<{ host: string, knownTenantId: string | undefined, registeredAs: (tenantId: string | undefined) => RegisteredTenant | null | undefined }> => {
         // Refuse before anything is resolved or minted when no grant could apply.
-        if (!mayAllowForSomeTenant(caller, { ...policyRequest, tenants: [] })) {
+        if (!mayAllowForSomeTenant(caller, policyRequest)) {
           throw new BrokerError('QB_FORBIDDEN', evaluatePolicy(caller, { ...policyRequest, tenants: [named] }).reason)
         }
         // A tenant the registry knows is judged on all its names and its creator, and is

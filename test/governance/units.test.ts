@@ -88,10 +88,23 @@ await describe('policy: the `created` scope and audit:read', async () => {
   })
 
   await it('lets mayAllowForSomeTenant pass a `created` grant (the tenant decides later) and still refuse outside it', () => {
-    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'eu', action: 'tenants:read', tenants: [] }), true)
-    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'eu', action: 'tenants:create', tenants: [] }), true)
-    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'eu', action: 'tenants:update', tenants: [] }), false)
-    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'jp', action: 'tenants:read', tenants: [] }), false)
+    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'eu', action: 'tenants:read' }), true)
+    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'eu', action: 'tenants:create' }), true)
+    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'eu', action: 'tenants:update' }), false)
+    assert.equal(mayAllowForSomeTenant(created, { kind: 'action', region: 'jp', action: 'tenants:read' }), false)
+  })
+
+  await it('lets mayAllowForSomeTenant pass a listing grant on its actions and tenant-level paths, but never for creating a tenant', () => {
+    const listing = callerWith({ regions: ['eu'], actions: ['tenants:read', 'tenants:create'], tenantApi: ['GET|POST /api/v1/users/**'], tenants: ['T1', 'Acme.EU.qlikcloud.com.'] })
+    assert.equal(mayAllowForSomeTenant(listing, { kind: 'action', region: 'eu', action: 'tenants:read' }), true)
+    assert.equal(mayAllowForSomeTenant(listing, { kind: 'action', region: 'eu', action: 'tenants:create' }), false, 'nobody can have listed a tenant not yet created')
+    for (let round = 0; round < 2; round++) {
+      assert.equal(mayAllowForSomeTenant(listing, { kind: 'tenant-api', region: 'eu', method: 'HEAD', path: '/api/v1/users/me' }), true, 'HEAD rides on GET')
+      assert.equal(mayAllowForSomeTenant(listing, { kind: 'tenant-api', region: 'eu', method: 'DELETE', path: '/api/v1/users/me' }), false)
+      assert.equal(mayAllowForSomeTenant(listing, { kind: 'tenant-api', region: 'eu', method: 'GET', path: '/api/v1/spaces' }), false)
+      assert.equal(evaluatePolicy(listing, { kind: 'tenant-api', region: 'eu', method: 'GET', path: '/api/v1/users/me', tenants: ['acme.eu.qlikcloud.com'] }).allowed, true, 'hostnames compare without case or a trailing dot')
+      assert.equal(evaluatePolicy(listing, { kind: 'tenant-api', region: 'eu', method: 'GET', path: '/api/v1/users/me', tenants: ['t1'] }).allowed, false, 'ids compare exactly')
+    }
   })
 
   await it('parses audit:read and the created scope in grants, and refuses other words', () => {
