@@ -13,6 +13,7 @@ import { cpuMs, machineDescription, memoryMiB, totalCpuMs, withForeignCpu } from
 import { analyseProfile, PROFILE_META_KEY, renderProfile, type ProfileMeta, type ProfileSummary } from './lib/profile.js'
 import { renderReport } from './lib/report.js'
 import { TARGET_LABELS, VARIANTS, type Measurement, type RouteId, type StartupResult, type TargetId, type TargetSummary } from './lib/types.js'
+import { inTurn } from './lib/run-order.js'
 
 /**
  * `npm run bench`: qlik-broker side by side with (a) the Qlik simulator
@@ -27,7 +28,7 @@ import { TARGET_LABELS, VARIANTS, type Measurement, type RouteId, type StartupRe
  *   npm run bench -- --eval-budget         # also the broker with one Redis EVAL per request
  *   npm run bench -- --targets broker,bare --no-profile
  *
- * All targets run at once and their runs are interleaved (a, b, c, d, a, b,
+ * All targets run at once and their runs are interleaved (a, b, c, d, then d, c, b, a,
  * …), so noise that comes and goes on a shared machine spreads over all of
  * them instead of landing on one.
  */
@@ -273,7 +274,7 @@ async function measureAll (world: World, running: Map<TargetId, RunningTarget>):
       measurements.push(measurement)
     }
     for (let run = 0; run < RUNS; run++) {
-      for (const [target, entry] of running) {
+      for (const [target, entry] of inTurn(running, run)) {
         const measurement = here.get(target)
         if (measurement === undefined || run >= runsOf(target)) continue
         const what = `${TARGET_LABELS[target]} · ${route} · saturation`
@@ -304,7 +305,7 @@ async function measureAll (world: World, running: Map<TargetId, RunningTarget>):
     }
     for (const [index, rate] of RATES.entries()) {
       for (let run = 0; run < RUNS; run++) {
-        for (const [target, entry] of running) {
+        for (const [target, entry] of inTurn(running, run)) {
           const measurement = here.get(target)
           if (measurement === undefined || run >= runsOf(target) || (VARIANTS.has(target) && index > 0)) continue
           const what = `${TARGET_LABELS[target]} · ${route} · ${rate}/s`

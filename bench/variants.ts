@@ -8,6 +8,7 @@ import { benchBrokerEnv } from './lib/broker-env.js'
 import { buildBroker, transpileBenchFile } from './lib/build.js'
 import { autocannon, fixedRate } from './lib/load.js'
 import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
+import { inTurn } from './lib/run-order.js'
 
 /**
  * `npm run bench:variants -- <name>:<ENV=value;…>…`: the work tree's broker
@@ -147,7 +148,7 @@ try {
     const worker = transpileBenchFile('load-worker')
     const rate = Number(args.rate)
     for (let run = 0; run < RUNS; run++) {
-      for (const target of running) {
+      for (const target of inTurn(running, run)) {
         const result = await fixedRate(worker, { origin: target.origin, path, headers }, { rate, seconds: SECONDS, warmupSeconds: 0.5, connections: 64 })
         const { p50, p90, p99, p999, max } = result.latencyMs
         process.stdout.write(`${target.name.padEnd(16)} ${rate}/s run ${run + 1}: p50 ${p50.toFixed(2)} p90 ${p90.toFixed(2)} p99 ${p99.toFixed(2)} p99.9 ${p999.toFixed(2)} max ${max.toFixed(2)} ms (generator lag p99 ${result.generatorLagMs.p99.toFixed(2)} ms)\n`)
@@ -156,7 +157,7 @@ try {
   } else {
     const totals = new Map<string, { requests: number, cpu: ThreadCpu }>()
     for (let run = 0; run < RUNS; run++) {
-      for (const target of running) {
+      for (const target of inTurn(running, run)) {
         const before = threadCpu(target.proc.pid)
         const result = await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: SECONDS })
         const after = threadCpu(target.proc.pid)
