@@ -58,13 +58,18 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
       const { target } = request
       const headers = target.origin === undefined ? request.headers : { ...request.headers, host: target.host }
       return await new Promise<UpstreamResponse>((resolve, reject) => {
-        dispatcher.dispatch({
-          origin: target.origin ?? `https://${target.host}`,
-          method: request.method,
-          path: request.path,
-          headers,
-          body: request.body ?? null
-        }, new AnswerReader(target.host, resolve, reject))
+        try {
+          dispatcher.dispatch({
+            origin: target.origin ?? `https://${target.host}`,
+            method: request.method,
+            path: request.path,
+            headers,
+            body: request.body ?? null
+          }, new AnswerReader(target.host, resolve, reject))
+        } catch (error) {
+          // undici's own dispatchers hand their refusals to the handler; a given dispatcher may throw them instead.
+          reject(toBrokerError(error, target.host))
+        }
       })
     },
     async close () {

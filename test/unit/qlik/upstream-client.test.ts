@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { after, before, beforeEach, describe, it } from 'node:test'
+import type { Dispatcher } from 'undici'
 import { captureUpstream } from '../../../src/idempotency/captured-answer.js'
 import { UpstreamBody } from '../../../src/qlik/upstream-body.js'
 import { createUpstreamClient, type UpstreamClient } from '../../../src/qlik/upstream-client.js'
@@ -144,6 +145,14 @@ await describe('upstream client (undici dispatch, real HTTP)', async () => {
     await assert.rejects(refused.send({ target: { host: 'acme.eu.qlikcloud.com', origin: `http://127.0.0.1:${port}` }, method: 'GET', path: '/', headers: {} }),
       (error: Error & { code?: string, cause?: { code?: string } }) => error.code === 'QB_UPSTREAM_UNREACHABLE' && error.cause?.code === 'ECONNREFUSED')
     await refused.close()
+  })
+
+  await it('a dispatcher that refuses a request by throwing is a Qlik that could not be reached, like one that reports it', async () => {
+    const throwing = createUpstreamClient({ timeoutMs: 1_000, connectTimeoutMs: 1_000, dispatcher: { dispatch () { throw Object.assign(new Error('closed'), { code: 'UND_ERR_CLOSED' }) } } as unknown as Dispatcher })
+    await assert.rejects(get(throwing), (error: Error & { code?: string }) => error.code === 'QB_UPSTREAM_UNREACHABLE' && /\(UND_ERR_CLOSED\)/.test(error.message))
+    const closedAgent = clientWith()
+    await closedAgent.close()
+    await assert.rejects(get(closedAgent), (error: Error & { code?: string }) => error.code === 'QB_UPSTREAM_UNREACHABLE')
   })
 })
 
