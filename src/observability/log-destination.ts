@@ -16,6 +16,10 @@ export interface LogDestination {
 const BATCH_WINDOW_MS = 1
 /** Lines waiting past this many bytes go out at the next turn, without waiting for the window. */
 const FULL_BATCH_BYTES = 64 * 1024
+/** Lines are encoded into buffers of this size, each reused while the log keeps up. */
+const CHUNK_BYTES = 64 * 1024
+/** UTF-8 needs at most three bytes per UTF-16 code unit (four for a surrogate pair, which is two units). */
+const MAX_UTF8_BYTES_PER_CODE_UNIT = 3
 /** How long a write the reader could not take yet (EAGAIN on a full pipe) waits before it is tried again. */
 const RETRY_AFTER_MS = 20
 /** On exit, a stalled reader is waited for this many times RETRY_AFTER_MS (one second) before the last lines are given up. */
@@ -39,13 +43,16 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
  * instead of held, so a stalled log pipeline cannot grow the heap until the
  * container is OOM-killed. A dropped line is only counted, never looked at.
  *
+ * Encoded once: a line goes into a 64 KiB buffer as UTF-8 the moment pino
+ * hands it over, and a batch is a slice of that buffer. Measuring each line
+ * (`Buffer.byteLength`), joining a batch and encoding the join cost twice
+ * what pino's serialisation of the two lines per request costs
+ * (docs/benchmarks.md, "Round 6"). The buffer is used again from its start
+ * whenever everything in it has been written.
+ *
  * Why not pino's own destination (sonic-boom, `sync: false`): for each line
- * it measures the bytes of everything already waiting
- * (`Buffer.byteLength` of a string built by appending, which V8 must
- * flatten first), and copies each written batch once more after the write;
- * at the broker's two lines per request that cost about a fifth of its CPU
- * per request (docs/benchmarks.md, "Issue 13"). Here a line's bytes are
- * counted once, and a batch is joined and encoded once.
+ * it measures the bytes of everything already waiting, and copies each
+ * written batch once more after the write (docs/benchmarks.md, "Round 3").
  *
  * `flushSync` (called on exit) writes the lines still waiting, synchronously;
  * a write already in flight is left to finish on its own, as sonic-boom does.
@@ -54,19 +61,33 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
   const fd = options.fd ?? 1
   const { maxBufferBytes } = options
   const batchWindowMs = options.batchWindowMs ?? BATCH_WINDOW_MS
-  let waiting: string[] = []
+  /** The buffer lines are encoded into: bytes [batchStart, used) of it wait, after the `setAside` ones. */
+  let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES)
+  let used = 0
+  let batchStart = 0
+  /** Waiting bytes of earlier buffers (and of lines too long for one), in order. */
+  let setAside: Buffer[] = []
   let waitingBytes = 0
+  let waitingLines = 0
   /** Bytes of the lines waiting and of the write in flight. */
   let heldBytes = 0
   let writing = false
   let dropped = 0
 
-  /** The lines waiting, joined and encoded once; pino writes one line per call. */
+  /** Moves the bytes waiting in the current buffer to the set-aside list, before anything is placed after them elsewhere. */
+  function setAsideCurrent (): void {
+    if (used > batchStart) setAside.push(chunk.subarray(batchStart, used))
+    batchStart = used
+  }
+
+  /** The lines waiting, as one buffer; the lines that follow are encoded after them. */
   function take (): { batch: Buffer, lines: number } {
-    const lines = waiting.length
-    const batch = Buffer.from(lines === 1 ? waiting[0] ?? '' : waiting.join(''))
-    waiting = []
+    setAsideCurrent()
+    const batch = setAside.length === 1 ? setAside[0] ?? Buffer.alloc(0) : Buffer.concat(setAside)
+    const lines = waitingLines
+    setAside = []
     waitingBytes = 0
+    waitingLines = 0
     return { batch, lines }
   }
 
@@ -77,12 +98,19 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
   }
 
   function writeNext (): void {
-    if (waiting.length === 0) {
-      writing = false
+    if (waitingLines === 0) {
+      idle()
       return
     }
     const { batch, lines } = take()
     writeOut(batch, lines)
+  }
+
+  /** Nothing waits and nothing is in flight: the buffer is free again from its start. */
+  function idle (): void {
+    writing = false
+    used = 0
+    batchStart = 0
   }
 
   function writeOut (batch: Buffer, lines: number): void {
@@ -104,20 +132,46 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
         writeOut(rest, countLines(rest))
         return
       }
-      if (waiting.length === 0) writing = false
+      if (waitingLines === 0) idle()
       else scheduleWrite()
     })
   }
 
+  /** Encodes a line after the ones waiting: its length in bytes, or undefined (nothing kept) when it would pass the bound. */
+  function append (line: string): number | undefined {
+    const room = maxBufferBytes - heldBytes
+    const mostBytes = line.length * MAX_UTF8_BYTES_PER_CODE_UNIT
+    if (mostBytes > CHUNK_BYTES) {
+      const encoded = Buffer.from(line)
+      if (encoded.length > room) return undefined
+      setAsideCurrent()
+      setAside.push(encoded)
+      return encoded.length
+    }
+    if (mostBytes > CHUNK_BYTES - used) {
+      setAsideCurrent()
+      // The full buffer is still referenced by the lines set aside (or the write in flight) until they are written.
+      chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES)
+      used = 0
+      batchStart = 0
+    }
+    const bytes = chunk.write(line, used)
+    // Past the bound the bytes just encoded stay unclaimed: the next line is encoded over them.
+    if (bytes > room) return undefined
+    used += bytes
+    return bytes
+  }
+
   const stream = {
     write (line: string): void {
-      const bytes = Buffer.byteLength(line)
-      if (heldBytes + bytes > maxBufferBytes) {
+      // A line with more characters than the room left has at least as many bytes: dropped without encoding it.
+      const bytes = line.length > maxBufferBytes - heldBytes ? undefined : append(line)
+      if (bytes === undefined) {
         dropped++
         return
       }
-      waiting.push(line)
       waitingBytes += bytes
+      waitingLines++
       heldBytes += bytes
       if (!writing) {
         writing = true
@@ -125,7 +179,7 @@ export function createLogDestination (options: { maxBufferBytes: number, fd?: nu
       }
     },
     flushSync (): void {
-      if (waiting.length === 0) return
+      if (waitingLines === 0) return
       const { batch } = take()
       let offset = 0
       for (let retries = 0; offset < batch.length;) {

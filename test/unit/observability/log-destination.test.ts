@@ -39,6 +39,34 @@ await describe('log destination', async () => {
     assert.equal(destination.droppedLines(), 0)
   })
 
+  await it('keeps lines whole and in order across its 64 KiB buffers: many in one turn, multi-byte ones at the edges, and one longer than a buffer', async (t) => {
+    const { path, fd } = logFile(t)
+    const destination = createLogDestination({ maxBufferBytes: 4 * 1024 * 1024, fd })
+    const logger = pino(loggerOptions('info'), destination.stream)
+    const sent: Array<{ index: number, text: string }> = []
+    // About 900 KB in one turn: fourteen buffers, whose ends fall on lines of three-byte characters.
+    for (let index = 0; index < 3000; index++) {
+      const text = index === 1500 ? '東'.repeat(70_000) : index % 2 === 0 ? '東京'.repeat(40 + index % 17) : 'x'.repeat(200 + index % 31)
+      sent.push({ index, text })
+      logger.info({ index, text }, 'line')
+    }
+    await waitFor('every line written', () => readFileSync(path, 'utf8').split('\n').length > sent.length)
+    const written = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { index: number, text: string })
+    assert.deepEqual(written.map(({ index, text }) => ({ index, text })), sent)
+    assert.equal(destination.droppedLines(), 0)
+  })
+
+  await it('drops a line whose characters fit the room left but whose UTF-8 bytes do not, and the next line is written intact', async (t) => {
+    const { path, fd } = logFile(t)
+    const destination = createLogDestination({ maxBufferBytes: 1000, fd })
+    // 400 characters, 1,200 bytes: only encoding tells it does not fit.
+    destination.stream.write(`{"text":"${'東'.repeat(400)}"}\n`)
+    destination.stream.write('{"index":1}\n')
+    assert.equal(destination.droppedLines(), 1)
+    await waitFor('the second line written', () => readFileSync(path, 'utf8') !== '')
+    assert.equal(readFileSync(path, 'utf8'), '{"index":1}\n')
+  })
+
   await it('writes the lines of many turns within the batch window in one write, not one write per turn', async (t) => {
     const { path, fd } = logFile(t)
     let writes = 0
