@@ -114,3 +114,13 @@ export function mayAllowForSomeTenant (caller: Caller, call: CallWithoutTenant):
   const creating = call.kind === 'action' && call.action === 'tenants:create'
   return caller.grants.some((grant) => (creating && Array.isArray(grant.tenants) ? false : grantAllowsCall(grant, call)))
 }
+
+/**
+ * Whether a grant for all tenants allows the call: then the decision is
+ * "allowed" whatever tenant it is asked on (evaluatePolicy would find that
+ * grant or an earlier one that also allows), and the tenant's names and
+ * creator need not be gathered for it.
+ */
+export function allowsOnEveryTenant (caller: Caller, call: CallWithoutTenant): boolean {
+  return caller.grants.some((grant) => grant.tenants === '*' && grantAllowsCall(grant, call))
+}

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici'
 import { z } from 'zod'
 import { auditedCall } from '../audit/audited-call.js'
 import type { AuditTrail } from '../audit/audit-trail.js'
-import { evaluatePolicy, mayAllowForSomeTenant } from '../auth/policy.js'
+import { allowsOnEveryTenant, evaluatePolicy, mayAllowForSomeTenant } from '../auth/policy.js'
 import { callerOf } from '../http/authentication.js'
 import { BrokerError } from '../http/broker-error.js'
 import { keyedRequestOf } from '../http/idempotent-request.js'
@@ -82,7 +82,6 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
         ? { kind: 'tenant-api' as const, region: region.code, method, path }
         : { kind: 'action' as const, region: region.code, action: tenantsCall.action }
       const event = { requestId: request.id, caller: caller.name, region: region.code, tenant: named, tenantHostname: reference.kind === 'hostname' ? reference.hostname : undefined, action: tenantsCall?.action ?? 'tenant-api', method, path }
-      const redirect = { brokerPrefix: pathname.slice(0, apiStart), brokerOrigin: `${request.protocol}://${request.host}` }
 
       /**
        * The policy in force on this call, before anything is minted or sent.
@@ -90,8 +89,10 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
        * and answers where the call goes and which registered tenant it reaches.
        */
       const judge = async (audited: { tenant?: string | undefined, tenantHostname?: string | undefined }): Promise<{ host: string, knownTenantId: string | undefined, registeredAs: (tenantId: string | undefined) => RegisteredTenant | null | undefined }> => {
+        // A grant for all tenants settles it at once: the lookups below then only find where the call goes.
+        const onEveryTenant = allowsOnEveryTenant(caller, policyRequest)
         // Refuse before anything is resolved or minted when no grant could apply.
-        if (!mayAllowForSomeTenant(caller, policyRequest)) {
+        if (!onEveryTenant && !mayAllowForSomeTenant(caller, policyRequest)) {
           throw new BrokerError('QB_FORBIDDEN', evaluatePolicy(caller, { ...policyRequest, tenants: [named] }).reason)
         }
         // A tenant the registry knows is judged on all its names and its creator, and is
@@ -100,15 +101,19 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
         const known = await policyTarget(registry, caller, region.code, [named], { always: true })
         const knownHost = known.tenant === undefined ? undefined : primaryHost(known.tenant, region)
         // Nothing is asked of Qlik for a tenant the names known so far already refuse, unless a grant lists a hostname the lookup could add.
-        const early = evaluatePolicy(caller, { ...policyRequest, tenants: known.tenants, createdByCaller: known.createdByCaller })
-        if (!early.allowed && (knownHost !== undefined || !caller.grants.some((grant) => Array.isArray(grant.tenants) && grant.tenants.some((name) => name.includes('.'))))) {
-          throw new BrokerError('QB_FORBIDDEN', early.reason)
+        if (!onEveryTenant) {
+          const early = evaluatePolicy(caller, { ...policyRequest, tenants: known.tenants, createdByCaller: known.createdByCaller })
+          if (!early.allowed && (knownHost !== undefined || !caller.grants.some((grant) => Array.isArray(grant.tenants) && grant.tenants.some((name) => name.includes('.'))))) {
+            throw new BrokerError('QB_FORBIDDEN', early.reason)
+          }
         }
         const host = knownHost ?? (reference.kind === 'hostname' ? reference.hostname : await hosts.hostOf(region, reference.id, request.id))
         audited.tenant = known.tenant?.id ?? named
         audited.tenantHostname = host
-        const decision = evaluatePolicy(caller, { ...policyRequest, tenants: [...new Set([...known.tenants, host])], createdByCaller: known.createdByCaller })
-        if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
+        if (!onEveryTenant) {
+          const decision = evaluatePolicy(caller, { ...policyRequest, tenants: [...new Set([...known.tenants, host])], createdByCaller: known.createdByCaller })
+          if (!decision.allowed) throw new BrokerError('QB_FORBIDDEN', decision.reason)
+        }
         // `/api/v1/tenants/{id}` names a tenant too: the action must be allowed on it as well.
         const pathTenant = tenantsCall?.tenantId
         if (tenantsCall !== undefined && pathTenant !== undefined && pathTenant !== known.tenant?.id && pathTenant !== named) {
@@ -139,7 +144,8 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
             body,
             requestId: request.id
           })
-          const answer = await passRedirect(response, { ...redirect, upstreamHost: host })
+          // The redirect context reads the request's Host and protocol: only built for a redirect.
+          const answer = isRedirect(response) ? await passRedirect(response, { brokerPrefix: pathname.slice(0, apiStart), brokerOrigin: `${request.protocol}://${request.host}`, upstreamHost: host }) : response
           if (tenantsCall === undefined) return answer
           // Names, hostnames and status changed through this route keep the registry current too.
           const captured = isCaptured(answer) ? answer : await captureUpstream(answer)
@@ -162,10 +168,13 @@ export const tenantApiRoutes: FastifyPluginAsyncZod<TenantApiOptions> = async (a
   })
 }
 
-/** Qlik's answer with a same-host redirect rewritten to the broker's route; a redirect anywhere else is refused. */
+function isRedirect (response: UpstreamResponse): boolean {
+  return response.statusCode >= 300 && response.statusCode < 400 && response.headers.location !== undefined
+}
+
+/** Qlik's redirect rewritten to the broker's route when it stays on the same host; a redirect anywhere else is refused. */
 async function passRedirect (response: UpstreamResponse, context: RedirectContext): Promise<UpstreamResponse> {
   const location = response.headers.location
-  if (response.statusCode < 300 || response.statusCode >= 400 || location === undefined) return response
   const rewritten = typeof location === 'string' ? rewriteLocation(location, context) : undefined
   if (rewritten === undefined) {
     await response.body.dump()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Caller } from '../../../src/auth/caller.js'
-import { evaluatePolicy, mayAllowForSomeTenant, type PolicyRequest } from '../../../src/auth/policy.js'
+import { allowsOnEveryTenant, evaluatePolicy, mayAllowForSomeTenant, type PolicyRequest } from '../../../src/auth/policy.js'
 import { DEFAULT_REGIONS, GrantSchema, TENANT_ACTIONS, type TenantAction } from '../../../src/config/schema.js'
 
 /** A caller whose grants are parsed as the configuration parses them (defaults filled in). */
@@ -208,6 +208,42 @@ await describe('mayAllowForSomeTenant', async () => {
   await it('answers false for tenants:create when the only grant lists tenants', () => {
     const creator = callerWith({ regions: '*', actions: ['tenants:create'], tenants: ['t-1'] })
     assert.equal(mayAllowForSomeTenant(creator, action('eu', 'tenants:create', [])), false)
+  })
+})
+
+await describe('allowsOnEveryTenant', async () => {
+  const callers = [
+    callerWith({ regions: ['eu'], actions: ['tenants:read', 'tenants:create'], tenantApi: ['GET /api/v1/users/**'] }),
+    callerWith({ regions: '*', actions: ['tenants:read'], tenantApi: ['GET /api/v1/users/**'], tenants: ['t-1', 'acme.eu.qlikcloud.com'] }),
+    callerWith({ regions: '*', actions: ['tenants:read'], tenantApi: ['* /api/v1/**'], tenants: 'created' }),
+    callerWith({ regions: ['jp'], tenantApi: ['* /api/v1/**'], tenants: ['t-1'] }, { regions: ['eu'], actions: ['tenants:create'], tenantApi: ['GET /api/v1/spaces'] })
+  ]
+  const calls: PolicyRequest[] = [
+    tenantApi('eu', 'GET', '/api/v1/users/me', []), tenantApi('eu', 'POST', '/api/v1/users', []), tenantApi('jp', 'GET', '/api/v1/spaces', []),
+    tenantApi('eu', 'GET', '/api/v1/spaces', []), action('eu', 'tenants:read', []), action('eu', 'tenants:create', []), action('us', 'tenants:read', [])
+  ]
+  const targets: Array<{ tenants: string[], createdByCaller: boolean }> = [
+    { tenants: ['t-1'], createdByCaller: false }, { tenants: ['t-2', 'other.eu.qlikcloud.com'], createdByCaller: false },
+    { tenants: ['ACME.eu.qlikcloud.com.'], createdByCaller: false }, { tenants: ['t-3'], createdByCaller: true }, { tenants: [], createdByCaller: false }
+  ]
+
+  await it('says yes only where evaluatePolicy allows the call on every tenant, named or not, created by the caller or not', () => {
+    const yes: string[] = []
+    callers.forEach((caller, callerIndex) => {
+      calls.forEach((call, callIndex) => {
+        if (!allowsOnEveryTenant(caller, call)) return
+        yes.push(`${callerIndex}:${callIndex}`)
+        assert.deepEqual(targets.map((target) => evaluatePolicy(caller, { ...call, ...target }).allowed), targets.map(() => true), `caller ${callerIndex}, ${JSON.stringify(call)}`)
+      })
+    })
+    // The all-tenants grants: caller 0's (users, read, create in eu) and caller 3's second (GET spaces, create in eu).
+    assert.deepEqual(yes, ['0:0', '0:4', '0:5', '3:3', '3:5'])
+  })
+
+  await it('says no for a caller whose grants list tenants or say created, even where they allow this tenant', () => {
+    assert.equal(evaluatePolicy(callers[1] as Caller, tenantApi('eu', 'GET', '/api/v1/users/me', ['t-1'])).allowed, true)
+    assert.equal(allowsOnEveryTenant(callers[1] as Caller, tenantApi('eu', 'GET', '/api/v1/users/me', [])), false)
+    assert.equal(allowsOnEveryTenant(callers[2] as Caller, action('eu', 'tenants:read', [])), false)
   })
 })
 
