@@ -108,7 +108,13 @@ async function overloadGuardPlugin (app: FastifyInstance, options: { limits: Ove
     app.server.on('drop', () => { dropped.inc() })
   }
 
-  app.addHook('onRequest', async (request, reply) => {
+  /** 'close' comes once per response, whether it was sent in full or the caller went away first. */
+  function bodilessEnded (): void {
+    inFlightRequests--
+  }
+
+  // A callback hook with one shared listener for requests without a body (most of them): no promise and no closure per request.
+  app.addHook('onRequest', (request, reply, done) => {
     const bodyBytes = declaredBodyBytes(request.headers, limits.bodyLimitBytes)
     let reason: OverloadReason | undefined
     if (inFlightRequests >= limits.maxInFlightRequests) reason = 'requests'
@@ -125,15 +131,20 @@ async function overloadGuardPlugin (app: FastifyInstance, options: { limits: Ove
         refusedSinceWarning = 0
       }
       // `Connection: close` (in the error's headers): its body is not read, so the connection cannot be reused, and closing it sheds the connection's memory too.
-      return sendProblem(reply, request, refusals[reason])
+      sendProblem(reply, request, refusals[reason])
+      return
     }
     inFlightRequests++
-    inFlightBodyBytes += bodyBytes
-    // 'close' comes once per response, whether it was sent in full or the caller went away first.
-    reply.raw.once('close', () => {
-      inFlightRequests--
-      inFlightBodyBytes -= bodyBytes
-    })
+    if (bodyBytes === 0) {
+      reply.raw.on('close', bodilessEnded)
+    } else {
+      inFlightBodyBytes += bodyBytes
+      reply.raw.on('close', () => {
+        inFlightRequests--
+        inFlightBodyBytes -= bodyBytes
+      })
+    }
+    done()
   })
 }
 
