@@ -14,6 +14,10 @@ export function recordClientUse<T extends SecretsSource> (source: T, history: Cl
   const wrapped: SecretsSource = {
     kind: source.kind,
     get: async (region) => record(await source.get(region)),
+    held: (region) => {
+      const credentials = source.held?.(region)
+      return credentials === undefined ? undefined : record(credentials)
+    },
     refresh: async (region) => record(await source.refresh(region)),
     status: () => source.status(),
     close: async () => { await source.close() }

@@ -122,6 +122,9 @@ export function createFileSecretsSource (options: FileSecretsSourceOptions): Sec
     async get (region) {
       return loaded.get(region)?.credentials ?? await singleFlight(region)
     },
+    held (region) {
+      return loaded.get(region)?.credentials
+    },
     refresh: singleFlight,
     status (): SecretsSourceStatus {
       return {

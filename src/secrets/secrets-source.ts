@@ -32,6 +32,12 @@ export interface SecretsSource {
   /** Current credentials for a region, from memory when already read. */
   get (region: string): Promise<RegionCredentials>
   /**
+   * The credentials `get` would answer from memory, without waiting; undefined
+   * when it would have to read them (or refuse). Lets a request whose token is
+   * in the process cache be served in the same turn, with no promise.
+   */
+  held? (region: string): RegionCredentials | undefined
+  /**
    * Reads the region's credentials from the backend again, bypassing memory.
    * Called when Qlik rejects the client: the secret may have been rotated.
    */

@@ -164,6 +164,11 @@ export function createVaultSecretsSource (options: VaultSecretsSourceOptions): V
       return memory.get(region) ?? await load(region)
     },
 
+    held (region) {
+      // What get() answers without reading; a closed source or an unknown region is left to get() to refuse.
+      return closed ? undefined : memory.get(region)
+    },
+
     async refresh (region) {
       ensureOpen(region)
       regionPath(region)

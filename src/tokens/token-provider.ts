@@ -78,6 +78,8 @@ export interface TokenProviderOptions {
   onEvent?: (event: TokenEvent) => void
 }
 
+/** One object for every process-cache hit: the hot path allocates no event. */
+const PROCESS_HIT: TokenEvent = Object.freeze({ type: 'hit', layer: 'process' })
 const MAX_REJECTED_BACKOFF_MS = 5 * 60_000
 const STORE_WARNING_INTERVAL_MS = 30_000
 /** While a region is rejected, requests look for a new secret version at most this often. */
@@ -500,29 +502,52 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     return await newerSecret(region, credentials)
   }
 
+  /** Throws while the host is known to refuse the region's client (its refusal not yet expired). */
+  function checkHostRefusal (region: string, host: string): void {
+    if (refusedHosts.size === 0) return
+    const refusal = refusedHosts.get(`${region}:${host}`)
+    if (refusal === undefined) return
+    if (refusal.until > now()) throw refusedError(region, host, refusal)
+    refusedHosts.delete(`${region}:${host}`)
+  }
+
+  /** The process cache's usable token for the host, with these credentials; undefined when there is none. */
+  function heldLease (region: RegionConfig, host: string, credentials: RegionCredentials): TokenLease | undefined {
+    checkHostRefusal(region.code, host)
+    const key = cacheKey(region.code, host, credentials)
+    const held = local.get(key)
+    if (held === undefined || !usable(held.token)) return undefined
+    held.lastUsed = now()
+    emit(PROCESS_HIT)
+    return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, cacheKey: key }
+  }
+
+  async function obtainLease (region: RegionConfig, host: string, requestId: string | undefined): Promise<TokenLease> {
+    const credentials = await credentialsFor(region.code)
+    const hit = heldLease(region, host, credentials)
+    if (hit !== undefined) return hit
+    const key = cacheKey(region.code, host, credentials)
+    emit({ type: 'miss' })
+    const obtained = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
+    // A token for the host, minted here or by another replica: the host accepts the client.
+    touch(acceptedHosts, `${region.code}:${host}`, true)
+    if (local.get(obtained.key)?.token !== obtained.token) remember(obtained.key, region, host, obtained.token)
+    const entry = local.get(obtained.key)
+    if (entry !== undefined) entry.lastUsed = now()
+    return { accessToken: obtained.token.accessToken, expiresAt: obtained.token.expiresAt, cacheKey: obtained.key }
+  }
+
   return {
-    async get (region, host, requestId) {
-      const credentials = await credentialsFor(region.code)
-      const refusal = refusedHosts.get(`${region.code}:${host}`)
-      if (refusal !== undefined) {
-        if (refusal.until > now()) throw refusedError(region.code, host, refusal)
-        refusedHosts.delete(`${region.code}:${host}`)
+    get (region, host, requestId) {
+      // Most requests: the region's credentials in memory and a usable token in this process, answered in this turn.
+      const credentials = secrets.held?.(region.code)
+      let lease: TokenLease | undefined
+      try {
+        lease = credentials === undefined ? undefined : heldLease(region, host, credentials)
+      } catch (error) {
+        return Promise.reject(error)
       }
-      const key = cacheKey(region.code, host, credentials)
-      const held = local.get(key)
-      if (held !== undefined && usable(held.token)) {
-        held.lastUsed = now()
-        emit({ type: 'hit', layer: 'process' })
-        return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, cacheKey: key }
-      }
-      emit({ type: 'miss' })
-      const obtained = await singleFlight(key, async () => obtain(key, region, host, credentials, requestId, 'request'))
-      // A token for the host, minted here or by another replica: the host accepts the client.
-      touch(acceptedHosts, `${region.code}:${host}`, true)
-      if (local.get(obtained.key)?.token !== obtained.token) remember(obtained.key, region, host, obtained.token)
-      const entry = local.get(obtained.key)
-      if (entry !== undefined) entry.lastUsed = now()
-      return { accessToken: obtained.token.accessToken, expiresAt: obtained.token.expiresAt, cacheKey: obtained.key }
+      return lease === undefined ? obtainLease(region, host, requestId) : Promise.resolve(lease)
     },
 
     async invalidate (lease) {

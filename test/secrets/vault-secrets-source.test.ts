@@ -127,11 +127,14 @@ await describe('Vault secrets source: reads', async () => {
     assert.equal(await source.currentVersion('eu'), '2')
     assert.equal(double.requests['GET /v1/secret/metadata/*'], 1)
     assert.equal((await source.get('eu')).version, '1', 'get() still answers from memory')
+    assert.equal(source.held?.('eu')?.version, '1', 'and so does held()')
+    assert.equal(source.held?.('us'), undefined, 'nothing held for a region not read yet')
 
     const fresh = await source.refresh('eu')
     assert.equal(fresh.version, '2')
     assert.equal(fresh.clientSecret.reveal(), SECRET_EU_ROTATED)
     assert.equal(await source.get('eu'), fresh)
+    assert.equal(source.held?.('eu'), fresh)
     assert.ok(logged('region credentials changed in Vault', mark))
   })
 
@@ -354,6 +357,7 @@ await describe('Vault secrets source: failures', async () => {
     await source.get('eu')
     await source.close()
     await expectUnavailable(source.get('eu'), /closed/)
+    assert.equal(source.held?.('eu'), undefined, 'nothing held to hand out once closed: get() refuses')
     assert.deepEqual(source.status().loadedRegions, [])
   })
 })

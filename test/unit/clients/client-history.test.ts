@@ -80,6 +80,7 @@ await describe('recordClientUse', async () => {
       currentVersion: async () => clientId
     }
     const recorded = recordClientUse(source, history)
+    assert.equal(recorded.held?.('eu'), undefined, 'a source without held() holds nothing the wrapper could hand out')
     assert.equal((await recorded.get('eu')).clientId, 'client-a')
     clientId = 'client-b'
     clock.at = T0 + 5000
@@ -90,5 +91,20 @@ await describe('recordClientUse', async () => {
     assert.equal(listed.currentClientId, 'client-b')
     assert.deepEqual(listed.previous.map((entry) => entry.clientId), ['client-a'])
     assert.equal(JSON.stringify(listed).includes('never-in-history-secret'), false)
+  })
+
+  await it('records the credentials handed out by held() as a use too', async () => {
+    const { history } = setup()
+    const held: RegionCredentials = { region: 'eu', clientId: 'client-h', clientSecret: seal('never-in-history-secret'), version: 'h1' }
+    const source: SecretsSource = {
+      kind: 'fake',
+      get: async () => held,
+      held: () => held,
+      refresh: async () => held,
+      status: () => ({ kind: 'fake', reachable: true, loadedRegions: ['eu'] }),
+      close: async () => {}
+    }
+    assert.equal(recordClientUse(source, history).held?.('eu'), held)
+    assert.equal((await history.forRegion('eu')).currentClientId, 'client-h')
   })
 })

@@ -8,18 +8,22 @@ export interface FakeSecret {
 }
 
 export interface FakeSecretsSource extends SecretsSource {
-  /** Calls of `get` and `refresh`, per kind. */
-  readonly calls: { get: number, refresh: number }
+  /** Calls of `get`, `refresh` and `held`, per kind. */
+  readonly calls: { get: number, refresh: number, held: number }
   /** What the next `get`/`refresh` returns for the region (a secret rotated in the store). */
   put (region: string, secret: FakeSecret): void
   /** Makes the region unavailable (`get` and `refresh` reject). */
   remove (region: string): void
 }
 
-/** In-memory secrets: `get` and `refresh` both read the current entry and count their calls. */
-export function createFakeSecretsSource (initial: Readonly<Record<string, FakeSecret>>): FakeSecretsSource {
+/**
+ * In-memory secrets: `get` and `refresh` both read the current entry and
+ * count their calls. With `holds`, the source also answers `held` (as the
+ * file and Vault sources do): the current entry, or undefined once removed.
+ */
+export function createFakeSecretsSource (initial: Readonly<Record<string, FakeSecret>>, options: { holds?: boolean } = {}): FakeSecretsSource {
   const secrets = new Map(Object.entries(initial))
-  const calls = { get: 0, refresh: 0 }
+  const calls = { get: 0, refresh: 0, held: 0 }
 
   function read (region: string): RegionCredentials {
     const secret = secrets.get(region)
@@ -40,6 +44,14 @@ export function createFakeSecretsSource (initial: Readonly<Record<string, FakeSe
       calls.refresh++
       return read(region)
     },
+    ...(options.holds === true
+      ? {
+          held (region: string) {
+            calls.held++
+            return secrets.has(region) ? read(region) : undefined
+          }
+        }
+      : {}),
     status (): SecretsSourceStatus {
       return { kind: 'fake', reachable: true, loadedRegions: [...secrets.keys()] }
     },

@@ -161,11 +161,14 @@ await describe('file secrets source', async () => {
   await describe('rotation', async () => {
     await it('picks up a rewritten file with a new version at the next recheck', async (t) => {
       const { source, dir, logs } = await setup(t, { 'eu.json': json('client-eu', SECRET) }, { recheckIntervalMs: 20 })
+      assert.equal(source.held?.('eu'), undefined, 'nothing is held before the first read')
       const before = await source.get('eu')
+      assert.equal(source.held?.('eu'), before, 'held() answers what get() answers from memory')
       await writeFile(join(dir, 'eu.json'), json('client-eu', ROTATED))
       await eventually(async () => (await source.get('eu')).version !== before.version, 'the new version is served')
       const after = await source.get('eu')
       assert.equal(after.clientSecret.reveal(), ROTATED)
+      assert.equal(source.held?.('eu')?.version, after.version, 'and the rotated secret once read again')
       assert.match(logs.text(), /regional client secret changed on disk/)
       assertNoLeak({ logs: logs.text() }, [SECRET, ROTATED])
     })
