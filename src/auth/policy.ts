@@ -84,7 +84,9 @@ const grantReasons: string[] = []
  * (docs/reference/qlik-cloud-api.md §1.1, §3.3).
  */
 export function tenantKey (name: string): string {
-  return name.includes('.') ? name.toLowerCase().replace(/\.$/, '') : name
+  if (!name.includes('.')) return name
+  const lower = name.toLowerCase()
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower
 }
 
 /**

@@ -51,12 +51,15 @@ export function createCachedTenantRegistry (inner: TenantRegistry, options: Cach
   }
   feed.onChange(invalidate)
 
-  async function cached (key: string, read: () => Promise<RegisteredTenant | undefined>): Promise<RegisteredTenant | undefined> {
+  /** A copy of the live answer held for `key` (a tenant, or undefined: none registered), or MISS. */
+  function held (key: string): RegisteredTenant | undefined | typeof MISS {
+    if (!feed.live()) return MISS
+    const entry = entries.get(key)
+    return entry !== undefined && now() - entry.at < ttlMs ? copy(entry.tenant) : MISS
+  }
+
+  async function load (key: string, read: () => Promise<RegisteredTenant | undefined>): Promise<RegisteredTenant | undefined> {
     const live = feed.live()
-    if (live) {
-      const entry = entries.get(key)
-      if (entry !== undefined && now() - entry.at < ttlMs) return copy(entry.tenant)
-    }
     const readAt = generation
     const at = now()
     const tenant = await read()
@@ -84,11 +87,16 @@ export function createCachedTenantRegistry (inner: TenantRegistry, options: Cach
         invalidate()
       }
     },
+    // A hit is answered without a closure or an await of its own: every tenant-level request reads here.
     async get (region, id) {
-      return await cached(`id ${region} ${id}`, async () => await inner.get(region, id))
+      const key = `id ${region} ${id}`
+      const hit = held(key)
+      return hit !== MISS ? hit : await load(key, async () => await inner.get(region, id))
     },
     async findByHostname (region, hostname) {
-      return await cached(`host ${region} ${hostname}`, async () => await inner.findByHostname(region, hostname))
+      const key = `host ${region} ${hostname}`
+      const hit = held(key)
+      return hit !== MISS ? hit : await load(key, async () => await inner.findByHostname(region, hostname))
     },
     async page (region, after, count) {
       return await inner.page(region, after, count)
@@ -99,6 +107,9 @@ export function createCachedTenantRegistry (inner: TenantRegistry, options: Cach
     }
   }
 }
+
+/** What `held` answers when the cache cannot: the registry must be read. */
+const MISS = Symbol('miss')
 
 function copy (tenant: RegisteredTenant | undefined): RegisteredTenant | undefined {
   return tenant === undefined ? undefined : { ...tenant, hostnames: [...tenant.hostnames] }

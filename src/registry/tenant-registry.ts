@@ -1,4 +1,5 @@
 import type { Caller } from '../auth/caller.js'
+import { tenantKey } from '../auth/policy.js'
 import { BrokerError } from '../http/broker-error.js'
 
 /** A tenant the broker created, as Qlik last described it to the broker. */
@@ -107,7 +108,7 @@ export async function policyTarget (registry: TenantRegistry, caller: Caller, re
   let tenant: RegisteredTenant | undefined
   try {
     for (const name of names) {
-      tenant = name.includes('.') ? await registry.findByHostname(region, name.toLowerCase().replace(/\.$/, '')) : await registry.get(region, name)
+      tenant = name.includes('.') ? await registry.findByHostname(region, tenantKey(name)) : await registry.get(region, name)
       if (tenant !== undefined) break
     }
   } catch (error) {
@@ -116,5 +117,15 @@ export async function policyTarget (registry: TenantRegistry, caller: Caller, re
   }
   // The registry answered for every name and holds none of them: callers may skip writes that only refresh a registered tenant.
   if (tenant === undefined) return { tenants: names, createdByCaller: false, unregistered: true }
-  return { tenants: [...new Set([...names, tenant.id, ...tenant.hostnames])], createdByCaller: tenant.createdBy === caller.name, tenant }
+  return { tenants: allNames(names, tenant), createdByCaller: tenant.createdBy === caller.name, tenant }
+}
+
+/** The names given, then the tenant's id and hostnames not among them (a handful: a list search beats a Set). */
+function allNames (given: readonly string[], tenant: RegisteredTenant): string[] {
+  const names = [...given]
+  if (!names.includes(tenant.id)) names.push(tenant.id)
+  for (const hostname of tenant.hostnames) {
+    if (!names.includes(hostname)) names.push(hostname)
+  }
+  return names
 }
