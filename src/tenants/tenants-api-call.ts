@@ -8,6 +8,9 @@ export interface TenantsApiCall {
   tenantId?: string
 }
 
+/** `/api/v1/tenants` and below, in any case, as a path with nothing encoded spells it. */
+const LITERAL_TENANTS_API = /^\/api\/v1\/tenants(?:\/|$)/i
+
 /**
  * Whether a tenant-level call reaches Qlik's Tenants API, and which
  * lifecycle action it then needs: a `tenantApi` grant on `/api/v1/**` must
@@ -16,6 +19,8 @@ export interface TenantsApiCall {
  * `/API/V1/Tenants` cannot pass as another API.
  */
 export function tenantsApiCall (method: string, rawPath: string): TenantsApiCall | undefined {
+  // Without a percent sign the path reads as it is written: most calls are told apart without decoding a segment.
+  if (!rawPath.includes('%') && !LITERAL_TENANTS_API.test(rawPath)) return undefined
   const segments = rawPath.split('/').slice(1).map(decodeSegment)
   if (segments.at(-1) === '') segments.pop()
   const [api, version, collection, id, ...rest] = segments
