@@ -9,6 +9,7 @@ import { buildBroker, transpileBenchFile } from './lib/build.js'
 import { autocannon, fixedRate } from './lib/load.js'
 import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
 import { inTurn } from './lib/run-order.js'
+import { median } from './lib/stats.js'
 
 /**
  * `npm run bench:variants -- <name>:<ENV=value;…>…`: the work tree's broker
@@ -156,6 +157,8 @@ try {
     }
   } else {
     const totals = new Map<string, { requests: number, cpu: ThreadCpu }>()
+    /** CPU µs per request of each target in each run, by run index. */
+    const perRun = new Map<string, number[]>()
     for (let run = 0; run < RUNS; run++) {
       for (const target of inTurn(running, run)) {
         const before = threadCpu(target.proc.pid)
@@ -163,11 +166,14 @@ try {
         const after = threadCpu(target.proc.pid)
         const total = totals.get(target.name) ?? { requests: 0, cpu: new Map() }
         total.requests += result.rps * SECONDS
+        let runMs = 0
         for (const [role, used] of after) {
           const was = before.get(role) ?? { userMs: 0, systemMs: 0 }
           const sum = total.cpu.get(role) ?? { userMs: 0, systemMs: 0 }
           total.cpu.set(role, { userMs: sum.userMs + used.userMs - was.userMs, systemMs: sum.systemMs + used.systemMs - was.systemMs })
+          runMs += used.userMs - was.userMs + used.systemMs - was.systemMs
         }
+        perRun.set(target.name, [...(perRun.get(target.name) ?? []), runMs * 1000 / (result.rps * SECONDS)])
         totals.set(target.name, total)
         process.stderr.write(`${target.name} run ${run + 1}: ${Math.round(result.rps)} req/s\n`)
       }
@@ -179,6 +185,7 @@ try {
       const roles = [...cpu].filter(([, used]) => used.userMs + used.systemMs > 0).map(([role, used]) => `${role} ${perRequest(used.userMs)}/${perRequest(used.systemMs)}`).join(', ')
       process.stdout.write(`${name.padEnd(16)} ${Math.round(requests / RUNS / SECONDS).toString().padStart(6)} req/s ${(all * 1000 / requests).toFixed(1).padStart(7)} µs/req   ${roles}\n`)
     }
+    process.stdout.write(roundRatios(perRun, running[0]?.name ?? ''))
   }
 } finally {
   // A clean stop, so a variant's NODE_ARGS=--cpu-prof or --heap-prof writes its profile.
@@ -188,4 +195,23 @@ try {
   // Each variant's stdout (its log lines, and what NODE_ARGS=--trace-gc prints) for reading after the run.
   if (args['keep-logs'] !== undefined) for (const variant of variants) cpSync(join(dir, `${variant.name}.log`), join(args['keep-logs'], `${variant.name}.log`))
   rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * Each variant against the bare proxy of the same round, as the median of
+ * the per-round ratios: a drift of the machine's speed over the runs moves
+ * both sides of a ratio. Rounds in the listed order and in reverse are
+ * shown apart, so the position effect (docs/benchmarks.md, round 6) shows
+ * in the run itself.
+ */
+function roundRatios (perRun: ReadonlyMap<string, readonly number[]>, bareName: string): string {
+  const bare = perRun.get(bareName) ?? []
+  const lines = ['median per round, CPU µs/request against (b) of the same round (all rounds; listed order; reversed):\n']
+  for (const [name, runs] of perRun) {
+    if (name === bareName) continue
+    const ratios = runs.map((us, run) => us / (bare[run] ?? Number.NaN))
+    const ratiosIn = (order: number): number[] => ratios.filter((_, run) => run % 2 === order)
+    lines.push(`${name.padEnd(16)} ${median(runs).toFixed(1).padStart(7)} µs/req  ${median(ratios).toFixed(3)} × (b)  ${median(ratiosIn(0)).toFixed(3)}; ${median(ratiosIn(1)).toFixed(3)}\n`)
+  }
+  return lines.join('')
 }
