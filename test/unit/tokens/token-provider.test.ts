@@ -61,6 +61,17 @@ function rejectAll (endpoint: FakeTokenEndpoint): void {
   endpoint.answerWith((call) => { throw new ClientRejectedError(call.target.host, 401) })
 }
 
+/** Qlik rejects every mint with the v1 secret, and by then the store holds v2: what a rotation in My Qlik looks like to a mint. */
+function rotateWhenRejected ({ secrets, endpoint, clock }: Pick<Harness, 'secrets' | 'endpoint' | 'clock'>): void {
+  endpoint.answerWith((call, index) => {
+    if (call.version === 'v1') {
+      secrets.put('eu', { clientId: 'client-eu', clientSecret: SECRET_V2, version: 'v2' })
+      throw new ClientRejectedError(call.target.host, 401)
+    }
+    return { accessToken: seal(`token-${index + 1}`), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }
+  })
+}
+
 async function rejection (promise: Promise<unknown>): Promise<BrokerError> {
   try {
     await promise
@@ -244,13 +255,7 @@ for (const holds of [false, true]) {
     await describe('rejected client credentials', async () => {
       await it('mints with the new secret when Qlik rejects the client and the store has a newer version', async (t) => {
         const { provider, secrets, endpoint, clock } = harness(t, { holds })
-        endpoint.answerWith((call, index) => {
-          if (call.version === 'v1') {
-            secrets.put('eu', { clientId: 'client-eu', clientSecret: SECRET_V2, version: 'v2' })
-            throw new ClientRejectedError(call.target.host, 401)
-          }
-          return { accessToken: seal(`token-${index + 1}`), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }
-        })
+        rotateWhenRejected({ secrets, endpoint, clock })
         const lease = await provider.get(EU, HOST)
         assert.equal(lease.accessToken.reveal(), 'token-2')
         assert.deepEqual(endpoint.calls.map((call) => [call.version, call.clientSecret]), [['v1', SECRET_V1], ['v2', SECRET_V2]])
@@ -260,13 +265,7 @@ for (const holds of [false, true]) {
 
       await it('mints a fresh token after invalidating one minted with a rotated secret', async (t) => {
         const { provider, secrets, endpoint, clock } = harness(t, { holds })
-        endpoint.answerWith((call, index) => {
-          if (call.version === 'v1') {
-            secrets.put('eu', { clientId: 'client-eu', clientSecret: SECRET_V2, version: 'v2' })
-            throw new ClientRejectedError(call.target.host, 401)
-          }
-          return { accessToken: seal(`token-${index + 1}`), issuedAt: clock.now, expiresAt: clock.now + LIFETIME_MS }
-        })
+        rotateWhenRejected({ secrets, endpoint, clock })
         const lease = await provider.get(EU, HOST)
         await provider.invalidate(lease)
         const next = await provider.get(EU, HOST)
