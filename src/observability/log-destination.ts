@@ -45,10 +45,13 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
  *
  * Encoded once: a line goes into a 64 KiB buffer as UTF-8 the moment pino
  * hands it over, and a batch is a slice of that buffer. Measuring each line
- * (`Buffer.byteLength`), joining a batch and encoding the join cost twice
- * what pino's serialisation of the two lines per request costs
+ * (`Buffer.byteLength`), joining a batch and encoding the join cost more
+ * than pino's serialisation of the two lines per request
  * (docs/benchmarks.md, "Round 6"). The buffer is used again from its start
- * whenever everything in it has been written.
+ * whenever everything in it has been written; what the destination holds is
+ * the bound's bytes plus the 64 KiB being filled, and in each buffer set
+ * aside the room left unused at its end (less than three times the length of
+ * the line that did not fit there).
  *
  * Why not pino's own destination (sonic-boom, `sync: false`): for each line
  * it measures the bytes of everything already waiting, and copies each
