@@ -44,7 +44,7 @@ await describe('log destination', async () => {
     const destination = createLogDestination({ maxBufferBytes: 4 * 1024 * 1024, fd })
     const logger = pino(loggerOptions('info'), destination.stream)
     const sent: Array<{ index: number, text: string }> = []
-    // About 900 KB in one turn: fourteen buffers, whose ends fall on lines of three-byte characters.
+    // About 1.3 MB in one turn: some twenty buffers' worth, whose ends fall on lines of three-byte characters.
     for (let index = 0; index < 3000; index++) {
       const text = index === 1500 ? '東'.repeat(70_000) : index % 2 === 0 ? '東京'.repeat(40 + index % 17) : 'x'.repeat(200 + index % 31)
       sent.push({ index, text })
