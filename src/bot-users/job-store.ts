@@ -29,6 +29,11 @@ export interface JobStore {
   finish (job: Job, owner: string, lockKeys: readonly string[]): Promise<void>
   requestCancel (id: string): Promise<void>
   cancelRequested (id: string): Promise<boolean>
+  /**
+   * Settles once the store can be asked: a Redis client that has connected.
+   * A store in memory can always be asked and need not say so.
+   */
+  reachable? (): Promise<void>
   close (): Promise<void>
 }
 

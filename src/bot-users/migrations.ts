@@ -93,6 +93,8 @@ export interface BotUserMigrations {
   cancel (id: string): Promise<JobView | undefined>
   /** Takes over running jobs whose lease lapsed (a replica died); also run on a timer. */
   resumeOrphans (): Promise<void>
+  /** resumeOrphans() once the job store can be asked: at start-up, Redis may still be connecting. */
+  resumeOrphansWhenReachable (): Promise<void>
   /** Stops taking jobs; running ones stop after their current item and hand over their lease. */
   close (): Promise<void>
 }
@@ -305,6 +307,10 @@ export function createBotUserMigrations (options: MigrationOptions): BotUserMigr
   }
 
   return {
+    async resumeOrphansWhenReachable () {
+      await store.reachable?.()
+      await resumeOrphans()
+    },
     async plan (request) {
       const clients = await clientsOf(request.region.code)
       const plans: TenantPlan[] = []

@@ -100,6 +100,11 @@ export function createRedisJobStore (options: { redis: RedisClient, keyPrefix: s
     },
     async requestCancel (id) { await redis.set(k.cancel(id), '1', 'EX', FINISHED_TTL_S) },
     async cancelRequested (id) { return (await redis.exists(k.cancel(id))) === 1 },
+    async reachable () {
+      // The client refuses commands until it is ready (no offline queue): wait for it rather than fail.
+      if (redis.status === 'ready') return
+      await new Promise<void>((resolve) => { redis.once('ready', () => { resolve() }) })
+    },
     async close () {}
   }
 }

@@ -129,7 +129,7 @@ export const botUserRoutes: FastifyPluginAsyncZod<BotUserRouteOptions> = async (
     leaseMs: config.botUsers.leaseSeconds * 1000,
     ...(options.metrics === undefined ? {} : { onItem: options.metrics.onBotUserItem })
   })
-  app.addHook('onReady', async () => { migrations.resumeOrphans().catch((error: unknown) => { app.log.warn({ err: (error as Error).message }, 'cannot look for bot-user jobs to resume') }) })
+  app.addHook('onReady', async () => { migrations.resumeOrphansWhenReachable().catch((error: unknown) => { app.log.warn({ err: (error as Error).message }, 'cannot look for bot-user jobs to resume') }) })
   app.addHook('preClose', async () => { await migrations.close() })
 
   /** Resolves the request's tenants and refuses the whole request when one of them is not covered. */

@@ -14,6 +14,7 @@ import { createCipherKeySpec } from '../../src/tokens/token-cipher.js'
 import { startBrokerProcess, waitUntilReady, type BrokerProcess } from '../support/broker-process.js'
 import { CLUSTER_CLIENTS } from '../support/cluster.js'
 import { startRedisServer, type RedisServer } from '../support/redis-server.js'
+import { waitFor } from '../support/wait.js'
 import { call, mint } from '../simulator/helpers.js'
 import { TENANT_HOSTS, movable, seedTenants, waitForJob, type Answer } from './support.js'
 
@@ -93,6 +94,9 @@ await describe('bot-user migration survives a replica crash', async () => {
       // (every lease) and takes this one over only once the first's lease has lapsed.
       const [first, second] = await Promise.all([cluster.start(), cluster.start()])
       assert.ok(first !== undefined && second !== undefined)
+      // Each replica looked for orphaned jobs at start-up once Redis was connected, not before (which failed and warned).
+      for (const replica of [first, second]) await waitFor('the start-up look for orphaned jobs', () => replica.output().includes('redis connected'))
+      assert.equal([first, second].some((replica) => replica.output().includes('cannot look for bot-user jobs to resume')), false)
       const started = await api(first.url, cluster.key, 'POST', '/regions/eu/bot-users/jobs', { tenants: [...TENANT_HOSTS] })
       assert.equal(started.status, 202, JSON.stringify(started.body))
       const changes = (): number => tenants.reduce((sum, tenant) => sum + movable(cluster.sim, tenant.id).reduce((total, item) => total + item.ownerChanges, 0), 0)

@@ -82,6 +82,24 @@ await describe('bot-user job store', async () => {
     })
   }
 
+  await it('redis: says when it can be asked; a client still connecting refuses commands until then (no offline queue)', async () => {
+    // As the broker's client: connecting from creation, without an offline queue.
+    const connecting = new Redis(redis.url, { enableOfflineQueue: false })
+    try {
+      const store = createRedisJobStore({ redis: connecting, keyPrefix: `qb-job-store-${Math.random()}:` })
+      // In the same turn as the client's creation: what the start-up look for orphaned jobs met before.
+      assert.equal(connecting.status, 'connecting')
+      await assert.rejects(store.running(), /enableOfflineQueue/)
+      await store.reachable?.()
+      assert.equal(connecting.status, 'ready')
+      assert.deepEqual(await store.running(), [])
+      // And at once when it already is.
+      await store.reachable?.()
+    } finally {
+      connecting.disconnect()
+    }
+  })
+
   await it('paces a job to its share of a host\'s Tier 2 limit, per host', async () => {
     let clock = 0
     const slept: number[] = []
