@@ -9,6 +9,7 @@ import { buildBroker, transpileBenchFile } from './lib/build.js'
 import { autocannon, fixedRate } from './lib/load.js'
 import { firstJsonLine, freePort, httpOk, killAllStarted, startProcess, startRedis, waitFor, type Proc } from './lib/processes.js'
 import { inTurn } from './lib/run-order.js'
+import { totalCpuMs } from './lib/procfs.js'
 import { median } from './lib/stats.js'
 
 /**
@@ -26,6 +27,7 @@ import { median } from './lib/stats.js'
  *   npm run bench:variants -- 'heap:NODE_ARGS=--heap-prof --heap-prof-dir /tmp/heap'   # variants stop cleanly, so profiles are written
  *   npm run bench:variants -- --route users-me 'now:' 'before:BUILD=3f80d39'            # BUILD: that commit's broker instead of the work tree's
  *   npm run bench:variants -- --route users-me --warm-route tenant 'now:' 'before:BUILD=3f80d39'   # 8 s on the tenant route first
+ *   npm run bench:variants -- --route users-me 'file:' 'fifo:LOG_VIA=fifo'   # the log written through a FIFO, as a container runtime reads it
  *   npm run bench:variants -- --bare-node-args='--cpu-prof --cpu-prof-dir /tmp/bare' 'all:NODE_ARGS=--cpu-prof --cpu-prof-dir /tmp/all'
  */
 const { values: args, positionals } = parseArgs({
@@ -42,7 +44,7 @@ const { values: args, positionals } = parseArgs({
   }
 })
 
-interface Variant { name: string, env: Record<string, string>, nodeArgs: string[], build: string | undefined }
+interface Variant { name: string, env: Record<string, string>, nodeArgs: string[], build: string | undefined, logVia: 'file' | 'fifo' }
 
 function parseVariant (text: string): Variant {
   const colon = text.indexOf(':')
@@ -53,8 +55,9 @@ function parseVariant (text: string): Variant {
     if (equals === -1) throw new Error(`"${pair}" in variant ${name}: expected NAME=value`)
     env[pair.slice(0, equals)] = pair.slice(equals + 1)
   }
-  const { NODE_ARGS: nodeArgs = '', BUILD: build, ...rest } = env
-  return { name, env: rest, nodeArgs: nodeArgs.split(' ').filter((arg) => arg !== ''), build }
+  const { NODE_ARGS: nodeArgs = '', BUILD: build, LOG_VIA: logVia = 'file', ...rest } = env
+  if (logVia !== 'file' && logVia !== 'fifo') throw new Error(`LOG_VIA=${logVia} in variant ${name}: expected file or fifo`)
+  return { name, env: rest, nodeArgs: nodeArgs.split(' ').filter((arg) => arg !== ''), build, logVia }
 }
 
 const variants = positionals.map(parseVariant)
@@ -129,7 +132,7 @@ try {
   for (const variant of variants) {
     const port = await freePort()
     const dist = variant.build === undefined ? built.dist : buildBroker(variant.build).dist
-    const proc = startProcess(variant.name, process.execPath, [...variant.nodeArgs, join(dist, 'server.js')], { env: { ...env, BROKER_PORT: String(port), ...variant.env }, logFile: join(dir, `${variant.name}.log`) })
+    const proc = startProcess(variant.name, process.execPath, [...variant.nodeArgs, join(dist, 'server.js')], { env: { ...env, BROKER_PORT: String(port), ...variant.env }, logFile: join(dir, `${variant.name}.log`), logVia: variant.logVia })
     const origin = `http://127.0.0.1:${port}`
     await waitFor('/readyz 200', proc, async () => await httpOk(`${origin}/readyz`))
     await waitFor(`200 on ${path}`, proc, async () => await httpOk(`${origin}${path}`, headers), 20_000, 50)
@@ -156,16 +159,20 @@ try {
       }
     }
   } else {
-    const totals = new Map<string, { requests: number, cpu: ThreadCpu }>()
+    /** Each target's requests and CPU by thread role; the CPU of its log's reader (LOG_VIA=fifo) is kept apart: in a pod it is the container runtime's. */
+    const totals = new Map<string, { requests: number, cpu: ThreadCpu, logReaderMs: number }>()
     /** CPU µs per request of each target in each run, by run index. */
     const perRun = new Map<string, number[]>()
     for (let run = 0; run < RUNS; run++) {
       for (const target of inTurn(running, run)) {
+        const reader = target.proc.logReaderPid
         const before = threadCpu(target.proc.pid)
+        const readerBefore = reader === undefined ? 0 : totalCpuMs([reader])
         const result = await autocannon({ origin: target.origin, path, headers }, { connections: 50, seconds: SECONDS })
         const after = threadCpu(target.proc.pid)
-        const total = totals.get(target.name) ?? { requests: 0, cpu: new Map() }
+        const total = totals.get(target.name) ?? { requests: 0, cpu: new Map(), logReaderMs: 0 }
         total.requests += result.rps * SECONDS
+        if (reader !== undefined) total.logReaderMs += totalCpuMs([reader]) - readerBefore
         let runMs = 0
         for (const [role, used] of after) {
           const was = before.get(role) ?? { userMs: 0, systemMs: 0 }
@@ -179,11 +186,12 @@ try {
       }
     }
     process.stdout.write(`${args.route} route, ${RUNS} × ${SECONDS} s at 50 connections, CPU µs per request (user/system per thread role):\n`)
-    for (const [name, { requests, cpu }] of totals) {
+    for (const [name, { requests, cpu, logReaderMs }] of totals) {
       const perRequest = (ms: number): string => (ms * 1000 / requests).toFixed(0)
       const all = [...cpu.values()].reduce((sum, used) => sum + used.userMs + used.systemMs, 0)
       const roles = [...cpu].filter(([, used]) => used.userMs + used.systemMs > 0).map(([role, used]) => `${role} ${perRequest(used.userMs)}/${perRequest(used.systemMs)}`).join(', ')
-      process.stdout.write(`${name.padEnd(16)} ${Math.round(requests / RUNS / SECONDS).toString().padStart(6)} req/s ${(all * 1000 / requests).toFixed(1).padStart(7)} µs/req   ${roles}\n`)
+      const readerNote = logReaderMs > 0 ? `; its log's reader (cat, as the container runtime) ${perRequest(logReaderMs)} µs/req more` : ''
+      process.stdout.write(`${name.padEnd(16)} ${Math.round(requests / RUNS / SECONDS).toString().padStart(6)} req/s ${(all * 1000 / requests).toFixed(1).padStart(7)} µs/req   ${roles}${readerNote}\n`)
     }
     process.stdout.write(roundRatios(perRun, running[0]?.name ?? ''))
   }

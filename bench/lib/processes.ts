@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { freePort } from '../../test/support/free-port.js'
 import { once } from 'node:events'
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
@@ -15,6 +15,8 @@ export interface Proc {
   child: ChildProcess
   /** The process and its children (nginx workers), for CPU accounting. */
   pids (): number[]
+  /** The process copying its output to `logFile` when that goes through a FIFO (`logVia: 'fifo'`): the bench's, not the target's. */
+  logReaderPid: number | undefined
   output (): string
   stop (signal?: NodeJS.Signals): Promise<void>
 }
@@ -39,10 +41,29 @@ export function killAllStarted (): void {
  * Starts a process that the bench alone owns and stops by its pid. Output
  * goes to `logFile` when given (the broker's request logs), else is kept in
  * memory (first 64 KiB) for error messages.
+ *
+ * `logVia: 'fifo'` writes `logFile` the way a container runtime writes a
+ * container's log: the process's stdout and stderr are a FIFO, and another
+ * process (`cat`, as containerd's shim copies its FIFOs) writes the file.
+ * The process then pays for a pipe write, as in a pod, and the file
+ * system's work for the log is the reader's (docs/benchmarks.md, "Round 7").
  */
-export function startProcess (name: string, command: string, args: string[], options: { env?: Record<string, string>, logFile?: string, cwd?: string }): Proc {
+export function startProcess (name: string, command: string, args: string[], options: { env?: Record<string, string>, logFile?: string, logVia?: 'file' | 'fifo', cwd?: string }): Proc {
   let fd: number | undefined
-  if (options.logFile !== undefined) fd = openSync(options.logFile, 'w')
+  let logReader: ChildProcess | undefined
+  if (options.logFile !== undefined && options.logVia === 'fifo') {
+    const fifo = `${options.logFile}.fifo`
+    rmSync(fifo, { force: true })
+    const made = spawnSync('mkfifo', [fifo])
+    if (made.status !== 0) throw new Error(`mkfifo ${fifo}: ${made.stderr.toString()}`)
+    const file = openSync(options.logFile, 'w')
+    logReader = track(spawn('cat', [fifo], { stdio: ['ignore', file, 'inherit'] }))
+    closeSync(file)
+    // Read and write, so opening does not wait for the reader; the process's copy is then the only writer left, and the reader sees the end when it exits.
+    fd = openSync(fifo, 'r+')
+  } else if (options.logFile !== undefined) {
+    fd = openSync(options.logFile, 'w')
+  }
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...options.env },
@@ -61,14 +82,18 @@ export function startProcess (name: string, command: string, args: string[], opt
     pid,
     child,
     pids: () => [pid, ...childPids(pid)],
+    logReaderPid: logReader?.pid,
     output: () => output,
     async stop (signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = once(child, 'exit')
-      child.kill(signal)
-      const timer = setTimeout(() => { child.kill('SIGKILL') }, 15_000)
-      await exited
-      clearTimeout(timer)
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit')
+        child.kill(signal)
+        const timer = setTimeout(() => { child.kill('SIGKILL') }, 15_000)
+        await exited
+        clearTimeout(timer)
+      }
+      // The log file is whole once the reader has copied the last lines.
+      if (logReader !== undefined && logReader.exitCode === null && logReader.signalCode === null) await once(logReader, 'exit')
     }
   }
 }
