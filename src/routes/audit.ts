@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Caller } from '../auth/caller.js'
-import { evaluatePolicy, mayAllowForSomeTenant } from '../auth/policy.js'
+import { evaluatePolicy, mayAllowForSomeTenant, tenantKey } from '../auth/policy.js'
 import type { AuditRecord } from '../audit/audit-log.js'
 import type { AuditTrail } from '../audit/audit-trail.js'
 import { callerOf } from '../http/authentication.js'
@@ -112,7 +112,7 @@ function visibility (caller: Caller, registry: TenantRegistry): (event: AuditRec
 
 /** Every name of the tenant an audit filter names: itself, and with a region, what the registry knows of it (id, hostnames). */
 async function namesOf (registry: TenantRegistry, region: string | undefined, tenant: string): Promise<string[]> {
-  const name = tenant.includes('.') ? tenant.toLowerCase().replace(/\.$/, '') : tenant
+  const name = tenantKey(tenant)
   if (region === undefined) return [name]
   try {
     const known = name.includes('.') ? await registry.findByHostname(region, name) : await registry.get(region, name)
